@@ -1,0 +1,71 @@
+"""Push messages to dashboards through the API Gateway Management API.
+
+Chalice configures its own management client only inside WebSocket handlers, but
+the Slack route must broadcast too, so the app has this one sender, built from
+settings, for both. Sends run in parallel on a bounded pool; each connection gets
+its messages in order. A connection that answers GoneException is deleted (that
+connection: never the sender). Throttling (LimitExceededException) is retried with
+backoff by botocore's standard retry mode, which lists it as a throttling error.
+"""
+import logging
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import List
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .connections import ConnectionStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FanoutReport:
+    sent: int
+    gone: int
+    failed: int
+    pending: int  # still sending when the deadline passed
+
+
+class Broadcaster:
+    def __init__(self, client, connections: ConnectionStore, workers: int, deadline_s: float):
+        self._client = client
+        self._connections = connections
+        self._deadline_s = deadline_s
+        # One pool for the container's life: Lambda reuses it across invocations.
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fanout")
+
+    def send(self, connection_id: str, messages: List[bytes]) -> str:
+        """Deliver `messages` in order: "sent", "gone" (and forgotten) or "failed"."""
+        try:
+            for message in messages:
+                self._client.post_to_connection(ConnectionId=connection_id, Data=message)
+            return "sent"
+        except self._client.exceptions.GoneException:
+            self._forget(connection_id)
+            return "gone"
+        except (ClientError, BotoCoreError) as error:
+            log.warning("push to %s failed: %s", connection_id, error)
+            return "failed"
+
+    def broadcast(self, messages: List[bytes]) -> FanoutReport:
+        """Send to every open dashboard; return within the deadline whatever happens,
+        so one slow connection never holds up the others or the Slack reply."""
+        if not messages:
+            return FanoutReport(0, 0, 0, 0)
+        futures = [self._pool.submit(self.send, cid, messages)
+                   for cid in self._connections.list_ids()]
+        done, pending = wait(futures, timeout=self._deadline_s)
+        results = [f.result() for f in done]
+        report = FanoutReport(results.count("sent"), results.count("gone"),
+                              results.count("failed"), len(pending))
+        if report.gone or report.failed or report.pending:
+            log.info("fan-out: %s", report)
+        return report
+
+    def _forget(self, connection_id: str) -> None:
+        try:
+            self._connections.remove(connection_id)
+        except (ClientError, BotoCoreError) as error:
+            # TTL removes it later; failing the broadcast would help nobody.
+            log.warning("could not remove gone connection %s: %s", connection_id, error)

@@ -1,0 +1,58 @@
+"""POST /slack/events: verify, parse, count, broadcast. One way, in that order."""
+import logging
+from typing import Mapping, Tuple
+
+from botocore.exceptions import BotoCoreError, ClientError
+from slack_sdk.signature import SignatureVerifier
+
+from . import messages, settings, slack_events
+from .services import Services
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024  # reaction events are ~1 KB; anything this big is not one
+Reply = Tuple[int, dict]
+
+
+def verified(body: bytes, headers: Mapping[str, str], secret: str) -> bool:
+    """Slack's v0 HMAC signature, with slack_sdk's 5-minute replay window."""
+    try:
+        return SignatureVerifier(secret).is_valid_request(body, headers)
+    except (ValueError, UnicodeDecodeError):  # a timestamp that is not a number
+        return False
+
+
+def handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply:
+    if len(body) > MAX_BODY_BYTES:
+        return 413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"}
+    if not verified(body, headers, settings.signing_secret()):
+        return 401, {"error": "invalid or missing Slack signature"}
+    try:
+        event = slack_events.parse(body)
+    except slack_events.BadRequest as error:
+        return 400, {"error": str(error)}
+
+    if isinstance(event, slack_events.UrlVerification):
+        return 200, {"challenge": event.challenge}
+    if isinstance(event, slack_events.Ignored):
+        return 200, {"ok": True, "ignored": event.reason}
+    pinned = services.settings.slack_team_id
+    if pinned and event.team_id != pinned:
+        return 200, {"ok": True, "ignored": f"team {event.team_id} is not this deployment's"}
+
+    try:
+        outcome = services.counts.record(event, services.workspace)
+    except (ClientError, BotoCoreError, RuntimeError) as error:
+        # Nothing was committed (the write is one transaction): a 5xx makes Slack retry.
+        log.error("could not count event %s: %s", event.event_id, error)
+        return 503, {"error": "the counter store is unavailable; Slack will retry"}
+    if outcome.touched:
+        # The count is committed: from here on a failure must not make Slack retry.
+        try:
+            changes = services.counts.current_counts(services.workspace, outcome.emoji,
+                                                     outcome.touched, outcome.at)
+            services.broadcaster.broadcast(messages.update(c.to_json() for c in changes))
+        except (ClientError, BotoCoreError, RuntimeError) as error:
+            # Dashboards catch up on the next update or snapshot.
+            log.warning("broadcast of event %s failed: %s", event.event_id, error)
+    return 200, {"ok": True, "result": outcome.status}

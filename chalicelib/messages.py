@@ -1,0 +1,57 @@
+"""The JSON messages a dashboard receives over its WebSocket.
+
+API Gateway caps a WebSocket frame at 32 KB (and a message at 128 KB), so every
+message is built to stay under one frame: long row lists are split into parts.
+"""
+import json
+from typing import Iterable, List
+
+MAX_MESSAGE_BYTES = 32 * 1024
+
+
+def encode(message: dict) -> bytes:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def pong() -> bytes:
+    return encode({"type": "pong"})
+
+
+def error(text: str) -> bytes:
+    return encode({"type": "error", "message": text})
+
+
+def update(changes: Iterable[dict]) -> List[bytes]:
+    """`{"type": "update", "changes": [...]}`, as many as the size limit needs."""
+    return _split({"type": "update"}, "changes", list(changes))
+
+
+def snapshot(window: str, rows: List[dict]) -> List[bytes]:
+    """`{"type": "snapshot", "window": w, "leaderboard": [...]}`; when split, each
+    part carries `part` and `parts` so the page can tell it has the whole board."""
+    chunks = _chunks({"type": "snapshot", "window": window, "part": 999, "parts": 999},
+                     "leaderboard", rows)
+    return [encode({"type": "snapshot", "window": window, "leaderboard": chunk,
+                    **({"part": i + 1, "parts": len(chunks)} if len(chunks) > 1 else {})})
+            for i, chunk in enumerate(chunks)]
+
+
+def _split(head: dict, key: str, rows: List[dict]) -> List[bytes]:
+    return [encode({**head, key: chunk}) for chunk in _chunks(head, key, rows)]
+
+
+def _chunks(head: dict, key: str, rows: List[dict]) -> List[List[dict]]:
+    """Greedy packing of rows into lists whose message stays under the limit."""
+    budget = MAX_MESSAGE_BYTES - len(encode({**head, key: []}))
+    chunks, current, size = [], [], 0
+    for row in rows:
+        row_size = len(encode(row)) + 1  # the comma
+        if row_size > budget:
+            raise ValueError(f"a single row is larger than {MAX_MESSAGE_BYTES} bytes")
+        if current and size + row_size > budget:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(row)
+        size += row_size
+    chunks.append(current)
+    return chunks

@@ -1,0 +1,53 @@
+"""The app's long-lived parts, built once per Lambda container (or local app
+instance) from settings: boto3 clients, the stores, and the broadcaster."""
+from dataclasses import dataclass
+from functools import lru_cache
+
+import boto3
+from botocore.config import Config
+
+from . import settings as settings_module
+from .broadcast import Broadcaster
+from .connections import ConnectionStore
+from .counts import CountStore
+
+# Fail fast: Slack gives up after 3 seconds, and a 5xx makes it retry later.
+_DYNAMODB_CONFIG = Config(connect_timeout=1, read_timeout=2,
+                          retries={"mode": "standard", "max_attempts": 3})
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: settings_module.Settings
+    counts: CountStore
+    connections: ConnectionStore
+    broadcaster: Broadcaster
+
+    @property
+    def workspace(self) -> str:
+        """The workspace this deployment counts for: SLACK_TEAM_ID when pinned,
+        otherwise `any` (every workspace that sends events, counted together)."""
+        return self.settings.slack_team_id or "any"
+
+
+@lru_cache(maxsize=1)
+def get() -> Services:
+    settings = settings_module.load()
+    session = boto3.session.Session()
+    dynamodb = session.client("dynamodb", endpoint_url=settings.dynamodb_endpoint_url,
+                              region_name=settings.region or "us-east-1",
+                              config=_DYNAMODB_CONFIG)
+    management = session.client(
+        "apigatewaymanagementapi", endpoint_url=settings.management_endpoint(),
+        region_name=settings.region or "us-east-1",
+        config=Config(connect_timeout=1, read_timeout=2,
+                      max_pool_connections=settings.fanout_workers,
+                      retries={"mode": "standard", "max_attempts": 4}))
+    connections = ConnectionStore(dynamodb, settings.connections_table)
+    return Services(
+        settings=settings,
+        counts=CountStore(dynamodb, settings.counts_table),
+        connections=connections,
+        broadcaster=Broadcaster(management, connections, settings.fanout_workers,
+                                settings.fanout_deadline_s),
+    )

@@ -1,0 +1,85 @@
+"""Every setting the app reads, from environment variables, in one place.
+
+On AWS the values come from `.chalice/config.json` (stage environment variables);
+locally `devkit serve` sets them. Only endpoints differ between the two.
+"""
+import os
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+
+class SettingsError(RuntimeError):
+    """A required environment variable is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    counts_table: str
+    connections_table: str
+    # Local stand-ins: DynamoDB Local / moto, and the devkit gateway.
+    dynamodb_endpoint_url: Optional[str]
+    websocket_endpoint_url: Optional[str]
+    # On AWS the management API endpoint is derived from these.
+    websocket_api_id: Optional[str]
+    websocket_stage: Optional[str]
+    region: Optional[str]
+    # Events from any other workspace are acknowledged and ignored.
+    slack_team_id: Optional[str]
+    fanout_workers: int
+    fanout_deadline_s: float
+
+    def management_endpoint(self) -> str:
+        """The API Gateway Management API endpoint that reaches our dashboards."""
+        if self.websocket_endpoint_url:
+            return self.websocket_endpoint_url.rstrip("/")
+        missing = [name for name, value in (
+            ("WEBSOCKET_API_ID", self.websocket_api_id),
+            ("WEBSOCKET_STAGE", self.websocket_stage),
+            ("AWS_REGION", self.region),
+        ) if not value]
+        if missing:
+            raise SettingsError(
+                "cannot reach the WebSocket API: set WEBSOCKET_ENDPOINT_URL, or all of "
+                + ", ".join(missing))
+        return (f"https://{self.websocket_api_id}.execute-api.{self.region}"
+                f".amazonaws.com/{self.websocket_stage}")
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"environment variable {name} is not set")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default, kind):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"environment variable {name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"environment variable {name} must be positive, got {raw!r}")
+    return value
+
+
+def load(env: Mapping[str, str] = os.environ) -> Settings:
+    return Settings(
+        counts_table=_required(env, "COUNTS_TABLE"),
+        connections_table=_required(env, "CONNECTIONS_TABLE"),
+        dynamodb_endpoint_url=env.get("DYNAMODB_ENDPOINT_URL") or None,
+        websocket_endpoint_url=env.get("WEBSOCKET_ENDPOINT_URL") or None,
+        websocket_api_id=env.get("WEBSOCKET_API_ID") or None,
+        websocket_stage=env.get("WEBSOCKET_STAGE") or None,
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+        slack_team_id=env.get("SLACK_TEAM_ID") or None,
+        fanout_workers=_number(env, "FANOUT_WORKERS", 16, int),
+        fanout_deadline_s=_number(env, "FANOUT_DEADLINE_SECONDS", 2.0, float),
+    )
+
+
+def signing_secret(env: Mapping[str, str] = os.environ) -> str:
+    """Read apart from `load` so a missing secret fails only the Slack route."""
+    return _required(env, "SLACK_SIGNING_SECRET")

@@ -1,0 +1,113 @@
+"""Turn a verified Slack Events API body into one typed value, or a BadRequest.
+
+Only the fields Emojiboard uses are checked; anything else in the body is ignored,
+as Slack adds fields over time.
+"""
+import json
+from dataclasses import dataclass
+from typing import Any, Union
+
+MAX_EMOJI_NAME = 100  # Slack's own limit for emoji names.
+MAX_ID = 255
+
+
+class BadRequest(ValueError):
+    """The body is signed but not a well-formed Slack event; nothing is counted."""
+
+
+@dataclass(frozen=True)
+class UrlVerification:
+    challenge: str
+
+
+@dataclass(frozen=True)
+class Ignored:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Reaction:
+    event_id: str
+    team_id: str
+    added: bool          # reaction_added (True) or reaction_removed (False)
+    user: str
+    reaction: str        # as Slack sent it, e.g. "thumbsup::skin-tone-2"
+    item: str            # what was reacted to, e.g. "C123/1700000000.000100"
+    event_time: float    # seconds since the epoch
+
+    @property
+    def emoji(self) -> str:
+        """Skin tones fold into the base emoji."""
+        return self.reaction.split("::", 1)[0]
+
+
+SlackEvent = Union[UrlVerification, Ignored, Reaction]
+
+
+def _field(obj: dict, name: str, where: str, max_len: int = MAX_ID) -> str:
+    value = obj.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest(f"{where}.{name} must be a non-empty string")
+    if len(value) > max_len:
+        raise BadRequest(f"{where}.{name} is longer than {max_len} characters")
+    return value
+
+
+def _item_key(item: Any) -> str:
+    if not isinstance(item, dict):
+        raise BadRequest("event.item must be an object")
+    kind = _field(item, "type", "event.item")
+    if kind == "message":
+        return f"{_field(item, 'channel', 'event.item')}/{_field(item, 'ts', 'event.item')}"
+    if kind == "file":
+        return f"file/{_field(item, 'file', 'event.item')}"
+    if kind == "file_comment":
+        return f"file_comment/{_field(item, 'file_comment', 'event.item')}"
+    raise BadRequest(f"event.item.type {kind!r} is not one Slack sends for reactions")
+
+
+def _event_time(event: dict, envelope: dict) -> float:
+    raw = event.get("event_ts", envelope.get("event_time"))
+    if isinstance(raw, bool):
+        raw = None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise BadRequest("event.event_ts must be a Slack timestamp such as '1700000000.000100'") from None
+    if not 0 < value < 1e11:
+        raise BadRequest("event.event_ts is out of range")
+    return value
+
+
+def parse(body: bytes) -> SlackEvent:
+    try:
+        envelope = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadRequest("body is not valid JSON") from None
+    if not isinstance(envelope, dict):
+        raise BadRequest("body must be a JSON object")
+    kind = _field(envelope, "type", "body")
+    if kind == "url_verification":
+        return UrlVerification(_field(envelope, "challenge", "body", max_len=1024))
+    if kind != "event_callback":
+        return Ignored(f"envelope type {kind!r}")
+
+    event = envelope.get("event")
+    if not isinstance(event, dict):
+        raise BadRequest("body.event must be an object")
+    event_type = _field(event, "type", "event")
+    if event_type not in ("reaction_added", "reaction_removed"):
+        return Ignored(f"event type {event_type!r}")
+
+    reaction = _field(event, "reaction", "event", max_len=2 * MAX_EMOJI_NAME + 20)
+    if len(reaction.split("::", 1)[0]) > MAX_EMOJI_NAME or reaction.startswith("::"):
+        raise BadRequest("event.reaction is not an emoji name")
+    return Reaction(
+        event_id=_field(envelope, "event_id", "body"),
+        team_id=_field(envelope, "team_id", "body"),
+        added=event_type == "reaction_added",
+        user=_field(event, "user", "event"),
+        reaction=reaction,
+        item=_item_key(event.get("item")),
+        event_time=_event_time(event, envelope),
+    )

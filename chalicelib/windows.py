@@ -1,0 +1,67 @@
+"""Leaderboard windows and the time buckets that make them up.
+
+Rolling windows are sums of UTC time buckets: `24h` is the current hour plus the
+23 before it, `7d` and `30d` the current day plus the 6 / 29 before it. A window's
+edge therefore moves in whole hours (24h) or whole days (7d, 30d).
+"""
+from datetime import datetime, timedelta, timezone
+from typing import Dict, List
+
+ALL_TIME = "ALL"
+WINDOWS = ("all", "24h", "7d", "30d")
+HOUR = 3600
+DAY = 24 * HOUR
+# Buckets outlive their longest window by a margin; DynamoDB TTL then removes them.
+HOUR_BUCKET_TTL = 2 * DAY
+DAY_BUCKET_TTL = 32 * DAY
+_SPANS = {"24h": ("H", 24), "7d": ("D", 7), "30d": ("D", 30)}
+
+
+def _utc(t: float) -> datetime:
+    return datetime.fromtimestamp(int(t), tz=timezone.utc)
+
+
+def hour_bucket(t: float) -> str:
+    return "H#" + _utc(t).strftime("%Y-%m-%dT%H")
+
+
+def day_bucket(t: float) -> str:
+    return "D#" + _utc(t).strftime("%Y-%m-%d")
+
+
+def bucket_expiry(bucket: str, t: float) -> int:
+    start = int(t) - int(t) % (HOUR if bucket.startswith("H#") else DAY)
+    return start + (HOUR_BUCKET_TTL if bucket.startswith("H#") else DAY_BUCKET_TTL)
+
+
+def buckets(window: str, now: float) -> List[str]:
+    """The buckets whose sum is `window` at time `now`, newest first."""
+    if window == "all":
+        return [ALL_TIME]
+    kind, count = _SPANS[window]
+    step = timedelta(hours=1) if kind == "H" else timedelta(days=1)
+    start = _utc(now)
+    fmt = "H#%Y-%m-%dT%H" if kind == "H" else "D#%Y-%m-%d"
+    return [(start - i * step).strftime(fmt) for i in range(count)]
+
+
+def buckets_for_event(t: float, now: float) -> List[str]:
+    """The buckets a reaction at time `t` counts in: all-time, plus its hour and
+    day bucket while they still belong to some window at `now`."""
+    touched = [ALL_TIME]
+    if hour_bucket(t) in buckets("24h", now):
+        touched.append(hour_bucket(t))
+    if day_bucket(t) in buckets("30d", now):
+        touched.append(day_bucket(t))
+    return touched
+
+
+def windows_touched(touched: List[str], now: float) -> Dict[str, List[str]]:
+    """Each window whose total changes when `touched` buckets change, with all of
+    that window's buckets (what must be read to know its new total)."""
+    result = {}
+    for window in WINDOWS:
+        members = buckets(window, now)
+        if any(b in members for b in touched):
+            result[window] = members
+    return result

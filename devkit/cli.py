@@ -1,0 +1,71 @@
+"""`python -m devkit ...`: the local stack and the Slack simulator."""
+import logging
+import threading
+
+import click
+
+from . import dynamodb, simulate
+from .stack import LocalStack
+
+
+@click.group()
+def main():
+    """Emojiboard developer kit."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("botocore", "werkzeug"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--demo/--no-demo", default=False, show_default=True,
+              help="Send simulated, signed Slack reaction events.")
+@click.option("--demo-rate", default=2.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Demo events per second.")
+@click.option("--dynamodb", "dynamodb_choice", default="local", show_default=True,
+              help="local (DynamoDB Local, data in .data/), moto (in memory), or a URL.")
+@click.option("--team-id", default=None, envvar="SLACK_TEAM_ID",
+              help="Count only this workspace's events (env SLACK_TEAM_ID).")
+def serve(host, port, demo, demo_rate, dynamodb_choice, team_id):
+    """Run the whole app on one port: API, WebSocket, Management API, dashboard."""
+    stack = LocalStack(host=host, port=port, dynamodb_choice=dynamodb_choice, team_id=team_id)
+    try:
+        stack.start()
+    except (dynamodb.DynamoDBUnavailable, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    stop = threading.Event()
+    try:
+        click.echo(f"DynamoDB:  {stack.dynamodb_url}")
+        click.echo(f"Slack Request URL: {stack.url}/slack/events "
+                   f"(signing secret: {'from SLACK_SIGNING_SECRET' if stack.secret != 'local-signing-secret' else stack.secret})")
+        click.echo(f"Dashboard: {stack.url}")
+        if demo:
+            threading.Thread(target=simulate.send, daemon=True, kwargs=dict(
+                url=f"{stack.url}/slack/events", secret=stack.secret, rate=demo_rate,
+                count=None, team_id=team_id or "T0DEMO", stop=stop, echo=click.echo)).start()
+            click.echo(f"Demo: sending {demo_rate:g} signed reaction events per second")
+        click.echo("Press Ctrl-C to stop.")
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        click.echo("\nStopping...")
+    finally:
+        stop.set()
+        stack.stop()
+
+
+@main.command("simulate")
+@click.option("--url", required=True, help="The Slack Request URL, e.g. http://127.0.0.1:8000/slack/events")
+@click.option("--secret", required=True, envvar="SLACK_SIGNING_SECRET",
+              help="The app's Slack signing secret.")
+@click.option("--rate", default=5.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Events per second.")
+@click.option("--count", default=100, show_default=True, type=click.IntRange(min=1))
+@click.option("--team-id", default="T0DEMO", show_default=True)
+def simulate_command(url, secret, rate, count, team_id):
+    """Send signed reaction_added / reaction_removed events to any deployment."""
+    statuses = simulate.send(url, secret, rate, count, team_id=team_id, echo=click.echo)
+    summary = ", ".join(f"{n} x {code or 'no answer'}" for code, n in sorted(statuses.items()))
+    click.echo(f"sent {count} events: {summary}")
+    if set(statuses) - {200}:
+        raise SystemExit(1)

@@ -1,0 +1,114 @@
+"""Realistic Slack reaction traffic, signed exactly as Slack signs it."""
+import json
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import requests
+from slack_sdk.signature import SignatureVerifier
+
+# Roughly how often teams use these (a long tail, a few favourites).
+POPULAR = [("thumbsup", 30), ("heart", 14), ("joy", 12), ("tada", 10), ("eyes", 9),
+           ("white_check_mark", 8), ("fire", 7), ("raised_hands", 6), ("100", 5),
+           ("pray", 4), ("rocket", 4), ("clap", 3), ("thinking_face", 3), ("sob", 2),
+           ("party-parrot", 2), ("shipit", 2), ("+1", 1), ("wave", 1)]
+SKIN_TONES = ["", "::skin-tone-2", "::skin-tone-3", "::skin-tone-4", "::skin-tone-5",
+              "::skin-tone-6"]
+TONED = {"thumbsup", "raised_hands", "pray", "clap", "wave", "+1"}
+
+
+def signed_headers(body: bytes, secret: str, timestamp: Optional[int] = None,
+                   retry: Optional[int] = None) -> Dict[str, str]:
+    """The headers Slack sends, signed with slack_sdk's own signer."""
+    timestamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": timestamp,
+               "X-Slack-Signature": signature}
+    if retry is not None:
+        headers["X-Slack-Retry-Num"] = str(retry)
+        headers["X-Slack-Retry-Reason"] = "http_timeout"
+    return headers
+
+
+def reaction_event(reaction: str, *, added: bool = True, team_id: str = "T0DEMO",
+                   user: str = "U0DEMO", channel: str = "C0DEMO",
+                   item_ts: Optional[str] = None, event_time: Optional[float] = None,
+                   event_id: Optional[str] = None) -> dict:
+    """An Events API envelope around a reaction_added / reaction_removed event."""
+    now = time.time() if event_time is None else event_time
+    return {
+        "token": "unused", "team_id": team_id, "api_app_id": "A0EMOJIBOARD",
+        "type": "event_callback", "event_id": event_id or "Ev" + uuid.uuid4().hex[:16].upper(),
+        "event_time": int(now),
+        "event": {
+            "type": "reaction_added" if added else "reaction_removed",
+            "user": user, "reaction": reaction, "item_user": "U0AUTHOR",
+            "item": {"type": "message", "channel": channel, "ts": item_ts or f"{now:.6f}"},
+            "event_ts": f"{now:.6f}",
+        },
+    }
+
+
+def encode(envelope: dict) -> bytes:
+    return json.dumps(envelope).encode("utf-8")
+
+
+@dataclass
+class Traffic:
+    """A random walk of a team reacting: mostly adds, some removals of earlier ones."""
+    team_id: str = "T0DEMO"
+    seed: Optional[int] = None
+    users: List[str] = field(default_factory=lambda: [f"U0{i:04d}" for i in range(40)])
+    channels: List[str] = field(default_factory=lambda: ["C0GENERAL", "C0RANDOM", "C0DEV", "C0SHIP"])
+    removal_share: float = 0.15
+
+    def __post_init__(self):
+        self._random = random.Random(self.seed)
+        self._live: List[Tuple[str, str, str, str]] = []  # (user, channel, ts, reaction)
+
+    def events(self) -> Iterator[dict]:
+        names, weights = zip(*POPULAR)
+        while True:
+            if self._live and self._random.random() < self.removal_share:
+                user, channel, ts, reaction = self._live.pop(self._random.randrange(len(self._live)))
+                yield reaction_event(reaction, added=False, team_id=self.team_id, user=user,
+                                     channel=channel, item_ts=ts)
+                continue
+            name = self._random.choices(names, weights)[0]
+            if name in TONED and self._random.random() < 0.4:
+                name += self._random.choice(SKIN_TONES)
+            user, channel = self._random.choice(self.users), self._random.choice(self.channels)
+            ts = f"{time.time() - self._random.random() * 3600:.6f}"
+            self._live.append((user, channel, ts, name))
+            yield reaction_event(name, team_id=self.team_id, user=user, channel=channel,
+                                 item_ts=ts)
+
+
+def send(url: str, secret: str, rate: float, count: Optional[int], team_id: str = "T0DEMO",
+         stop=None, session: Optional[requests.Session] = None, echo=None) -> Dict[int, int]:
+    """POST signed events to `url` at `rate` per second; returns status code counts."""
+    session = session or requests.Session()
+    statuses: Dict[int, int] = {}
+    interval = 1.0 / rate if rate > 0 else 0.0
+    next_at = time.monotonic()
+    for sent, envelope in enumerate(Traffic(team_id=team_id).events()):
+        if (count is not None and sent >= count) or (stop is not None and stop.is_set()):
+            break
+        body = encode(envelope)
+        try:
+            status = session.post(url, data=body, headers=signed_headers(body, secret),
+                                  timeout=10).status_code
+        except requests.RequestException as error:
+            status = 0
+            if echo:
+                echo(f"request failed: {error}")
+        statuses[status] = statuses.get(status, 0) + 1
+        if echo and status != 200:
+            echo(f"{envelope['event']['type']} :{envelope['event']['reaction']}: -> {status}")
+        next_at += interval
+        delay = next_at - time.monotonic()
+        if delay > 0:
+            (stop.wait(delay) if stop is not None else time.sleep(delay))
+    return statuses

@@ -1,0 +1,110 @@
+"""The whole local stack in one object: DynamoDB, tables, the gateway and the app.
+
+Used by `devkit serve` and by the tests alike, so both run the same parts.
+"""
+import asyncio
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Optional
+
+import boto3
+from aiohttp import web
+
+from . import dynamodb, tables
+from .gateway import AppPool, Gateway, app_environment
+
+log = logging.getLogger(__name__)
+LOCAL_SECRET = "local-signing-secret"
+
+
+class LocalStack:
+    def __init__(self, host: str = "127.0.0.1", port: int = 8000, dynamodb_choice: str = "local",
+                 data_dir: Optional[Path] = dynamodb.ROOT / ".data" / "dynamodb",
+                 secret: Optional[str] = None, team_id: Optional[str] = None,
+                 instances: int = 8, static_dir: Optional[Path] = dynamodb.ROOT / "frontend",
+                 counts_table: str = tables.DEFAULT_NAMES["counts"],
+                 connections_table: str = tables.DEFAULT_NAMES["connections"]):
+        self.host, self.port = host, port
+        self.secret = secret or os.environ.get("SLACK_SIGNING_SECRET") or LOCAL_SECRET
+        self.team_id = team_id
+        self.counts_table, self.connections_table = counts_table, connections_table
+        self._dynamodb_choice, self._data_dir = dynamodb_choice, data_dir
+        self._instances, self._static_dir = instances, static_dir
+        self._stop_dynamodb = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._thread: Optional[threading.Thread] = None
+        self._runner: Optional[web.AppRunner] = None
+        self.gateway: Optional[Gateway] = None
+        self.dynamodb_url: Optional[str] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def dynamodb_client(self):
+        return boto3.client("dynamodb", endpoint_url=self.dynamodb_url, region_name="us-east-1",
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    def start(self) -> "LocalStack":
+        self.dynamodb_url, self._stop_dynamodb = dynamodb.start(self._dynamodb_choice,
+                                                                self._data_dir)
+        try:
+            tables.ensure(self.dynamodb_client(), [self.counts_table, self.connections_table])
+            os.environ.update(app_environment(
+                self.dynamodb_url, self.url, self.counts_table, self.connections_table,
+                self.secret, self.team_id))
+            self.start_gateway()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_gateway(self) -> None:
+        """Start (or restart) the gateway alone; DynamoDB and its data stay."""
+        started = threading.Event()
+        failure = []
+
+        def serve():
+            self._loop = asyncio.new_event_loop()
+            try:
+                self.gateway = Gateway(AppPool(self._instances), self._static_dir)
+                self._runner = web.AppRunner(self.gateway.web, access_log=None)
+                self._loop.run_until_complete(self._runner.setup())
+                site = web.TCPSite(self._runner, self.host, self.port)
+                self._loop.run_until_complete(site.start())
+            except BaseException as error:  # reported to the starting thread
+                failure.append(error)
+                started.set()
+                return
+            started.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=serve, name="gateway", daemon=True)
+        self._thread.start()
+        started.wait()
+        if failure:
+            raise failure[0]
+
+    def stop_gateway(self) -> None:
+        if self._loop is None:
+            return
+
+        async def shutdown():
+            await self.gateway.close_all()
+            await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=15)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=15)
+        self._loop.close()
+        self._loop = None
+
+    def stop(self) -> None:
+        try:
+            self.stop_gateway()
+        finally:
+            if self._stop_dynamodb:
+                self._stop_dynamodb()
+                self._stop_dynamodb = None
