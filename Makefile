@@ -1,0 +1,34 @@
+# Emojiboard: `make run` starts the whole app locally, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+PORT ?= 8000
+DYNAMODB ?= local
+
+.PHONY: run test install check-java clean
+
+run: install check-java
+	$(PY) -m devkit serve --demo --port $(PORT) --dynamodb $(DYNAMODB)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+install: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# DynamoDB Local needs Java 17+; without it the stack falls back to moto (data not kept).
+check-java:
+	@$(PY) -c "from devkit import dynamodb as d; r = d.why_not_local(); print('DynamoDB Local: ready' if r is None else 'WARNING: ' + r + ': DynamoDB Local cannot run, so the stack uses moto and keeps no data. Install Java 17+ (Debian: apt-get install openjdk-17-jre-headless) to keep data in .data/.')"
+
+clean:
+	rm -rf $(VENV) node_modules .data .pytest_cache

@@ -1,0 +1,42 @@
+"""One real local stack for the whole test session: DynamoDB over HTTP (DynamoDB
+Local, or moto's server with EMOJIBOARD_TEST_DYNAMODB=moto), the devkit gateway on
+a free port, and the app behind it. Each test starts from empty tables."""
+import os
+
+import pytest
+
+from devkit import dynamodb, tables
+from devkit.stack import LocalStack
+
+TEAM = "T0TEST"
+SECRET = "test-signing-secret"
+
+
+@pytest.fixture(scope="session")
+def stack():
+    choice = os.environ.get("EMOJIBOARD_TEST_DYNAMODB", "local")
+    if choice == "local" and dynamodb.why_not_local():
+        pytest.fail(f"DynamoDB Local cannot run: {dynamodb.why_not_local()} "
+                    "(or set EMOJIBOARD_TEST_DYNAMODB=moto)")
+    local = LocalStack(port=dynamodb.free_port(), dynamodb_choice=choice, data_dir=None,
+                       secret=SECRET, team_id=TEAM,
+                       counts_table="test-counts", connections_table="test-connections")
+    local.start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(autouse=True)
+def empty_tables(request):
+    """Recreate the tables before each test that uses the stack."""
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    local = request.getfixturevalue("stack")
+    client = local.dynamodb_client()
+    for name in (local.counts_table, local.connections_table):
+        client.delete_table(TableName=name)
+        client.get_waiter("table_not_exists").wait(TableName=name,
+                                                   WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    tables.ensure(client, [local.counts_table, local.connections_table])
+    yield

@@ -1,0 +1,61 @@
+"""Talking to the local stack the way Slack and a dashboard do."""
+import json
+import time
+from contextlib import contextmanager
+from typing import Dict, List, Optional
+
+import requests
+from websockets.sync.client import connect
+
+from devkit import simulate
+from tests.conftest import SECRET, TEAM
+
+
+def post_event(stack, envelope, *, secret: str = SECRET, retry: Optional[int] = None,
+               timestamp: Optional[int] = None, session=requests) -> requests.Response:
+    body = envelope if isinstance(envelope, bytes) else simulate.encode(envelope)
+    headers = simulate.signed_headers(body, secret, timestamp=timestamp, retry=retry)
+    return session.post(f"{stack.url}/slack/events", data=body, headers=headers, timeout=10)
+
+
+def reaction(name: str, **kwargs) -> dict:
+    kwargs.setdefault("team_id", TEAM)
+    return simulate.reaction_event(name, **kwargs)
+
+
+def board(stack, window: str = "all", **params) -> Dict[str, int]:
+    response = requests.get(f"{stack.url}/api/leaderboard",
+                            params={"window": window, **params}, timeout=10)
+    assert response.status_code == 200, response.text
+    return {row["emoji"]: row["count"] for row in response.json()["leaderboard"]}
+
+
+@contextmanager
+def dashboard(stack):
+    with connect(f"ws://{stack.host}:{stack.port}/ws", open_timeout=5) as socket:
+        yield socket
+
+
+def receive(socket, timeout: float = 5.0) -> dict:
+    return json.loads(socket.recv(timeout=timeout))
+
+
+def send(socket, message: dict) -> None:
+    socket.send(json.dumps(message))
+
+
+def connection_ids(stack) -> List[str]:
+    client = stack.dynamodb_client()
+    items = client.query(TableName=stack.connections_table,
+                         KeyConditionExpression="pk = :pk",
+                         ExpressionAttributeValues={":pk": {"S": "CONN"}})["Items"]
+    return [item["sk"]["S"] for item in items]
+
+
+def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

@@ -1,0 +1,132 @@
+"""Exactly-once counting in DynamoDB, through the signed Slack route."""
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from tests.helpers import board, post_event, reaction
+
+DAY = 86400
+
+
+def test_retried_delivery_counts_once(stack):
+    envelope = reaction("eyes")
+    assert post_event(stack, envelope).json()["result"] == "counted"
+    for attempt in (1, 2, 3):
+        response = post_event(stack, envelope, retry=attempt)
+        assert response.status_code == 200
+        assert response.json()["result"] == "duplicate"
+    assert board(stack) == {"eyes": 1}
+
+
+def test_the_same_reaction_sent_under_a_new_event_id_is_not_counted_twice(stack):
+    first = reaction("eyes", user="U1", item_ts="1.000001", event_time=time.time() - 5)
+    again = dict(first, event_id="EvSECONDCOPY")
+    post_event(stack, first)
+    assert post_event(stack, again).json()["result"] == "unchanged"
+    assert board(stack) == {"eyes": 1}
+
+
+def test_distinct_users_and_messages_each_count(stack):
+    for user, ts in [("U1", "1.1"), ("U2", "1.1"), ("U1", "2.2")]:
+        post_event(stack, reaction("heart", user=user, item_ts=ts))
+    assert board(stack) == {"heart": 3}
+
+
+def test_removal_undoes_an_add(stack):
+    now = time.time()
+    post_event(stack, reaction("fire", user="U1", item_ts="9.9", event_time=now - 10))
+    post_event(stack, reaction("fire", user="U2", item_ts="9.9", event_time=now - 9))
+    result = post_event(stack, reaction("fire", user="U1", item_ts="9.9", added=False,
+                                        event_time=now - 5))
+    assert result.json()["result"] == "counted"
+    assert board(stack) == {"fire": 1}
+    for window in ("24h", "7d", "30d"):
+        assert board(stack, window) == {"fire": 1}
+
+
+def test_removal_of_a_reaction_never_counted_does_not_go_below_zero(stack):
+    # Added before the app was installed, removed now.
+    response = post_event(stack, reaction("rocket", added=False))
+    assert response.status_code == 200
+    assert response.json()["result"] == "unchanged"
+    assert board(stack) == {}
+    # The emoji still counts normally afterwards.
+    post_event(stack, reaction("rocket", user="U9"))
+    assert board(stack) == {"rocket": 1}
+
+
+def test_removal_delivered_before_its_add_counts_nothing(stack):
+    now = time.time()
+    add = reaction("sob", user="U1", item_ts="5.5", event_time=now - 20)
+    remove = reaction("sob", user="U1", item_ts="5.5", added=False, event_time=now - 10)
+    post_event(stack, remove)      # the add failed first time and is retried later
+    post_event(stack, add, retry=1)
+    assert board(stack) == {}
+    # A genuine re-add after the removal counts again.
+    post_event(stack, reaction("sob", user="U1", item_ts="5.5", event_time=now - 1))
+    assert board(stack) == {"sob": 1}
+
+
+def test_skin_tones_fold_into_the_base_emoji(stack):
+    for user, name in [("U1", "thumbsup"), ("U2", "thumbsup::skin-tone-2"),
+                       ("U3", "thumbsup::skin-tone-6")]:
+        post_event(stack, reaction(name, user=user, item_ts="7.7"))
+    assert board(stack) == {"thumbsup": 3}
+    post_event(stack, reaction("thumbsup::skin-tone-2", user="U2", item_ts="7.7", added=False))
+    assert board(stack) == {"thumbsup": 2}
+
+
+def test_windows_count_by_event_time(stack):
+    now = time.time()
+    ages = {"now": 60, "two-days": 2 * DAY, "ten-days": 10 * DAY, "forty-days": 40 * DAY}
+    for i, (name, age) in enumerate(ages.items()):
+        post_event(stack, reaction(name.replace("-", "_"), user=f"U{i}", event_time=now - age))
+    assert board(stack, "all") == {"now": 1, "two_days": 1, "ten_days": 1, "forty_days": 1}
+    assert board(stack, "30d") == {"now": 1, "two_days": 1, "ten_days": 1}
+    assert board(stack, "7d") == {"now": 1, "two_days": 1}
+    assert board(stack, "24h") == {"now": 1}
+
+
+def test_removal_takes_the_reaction_out_of_the_windows_it_was_added_in(stack):
+    now = time.time()
+    post_event(stack, reaction("clap", user="U1", item_ts="3.3", event_time=now - 3 * DAY))
+    post_event(stack, reaction("clap", user="U2", item_ts="3.3", event_time=now - 60))
+    post_event(stack, reaction("clap", user="U1", item_ts="3.3", added=False, event_time=now - 30))
+    assert board(stack, "all") == {"clap": 1}
+    assert board(stack, "24h") == {"clap": 1}   # U2's, added today, is still there
+    assert board(stack, "7d") == {"clap": 1}
+
+
+def test_concurrent_distinct_events_land_exactly(stack):
+    threads, per_thread = 8, 250
+    emoji = ["thumbsup", "heart", "joy", "tada", "eyes"]
+
+    def deliver(thread):
+        with requests.Session() as session:
+            statuses = []
+            for i in range(per_thread):
+                envelope = reaction(emoji[i % len(emoji)], user=f"U{thread}",
+                                    item_ts=f"{thread}.{i:06d}")
+                statuses.append(post_event(stack, envelope, session=session).status_code)
+            return statuses
+
+    with ThreadPoolExecutor(threads) as pool:
+        statuses = [s for result in pool.map(deliver, range(threads)) for s in result]
+    assert statuses.count(200) == threads * per_thread
+    expected = {name: threads * per_thread // len(emoji) for name in emoji}
+    assert board(stack) == expected
+    assert board(stack, "24h") == expected
+
+
+def test_concurrent_duplicates_count_once(stack):
+    envelopes = [reaction("pray", user=f"U{i}") for i in range(40)]
+    deliveries = [e for e in envelopes for _ in range(3)]  # each event three times at once
+
+    def deliver(envelope):
+        return post_event(stack, envelope, retry=1).json()["result"]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(deliver, deliveries))
+    assert results.count("counted") == len(envelopes)
+    assert board(stack) == {"pray": len(envelopes)}

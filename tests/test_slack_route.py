@@ -1,0 +1,146 @@
+"""POST /slack/events: signatures, url_verification, and bad input changing nothing."""
+import json
+import time
+
+import pytest
+import requests
+
+from devkit import simulate
+from tests.conftest import SECRET
+from tests.helpers import board, post_event, reaction
+
+
+def test_signed_reaction_is_counted(stack):
+    response = post_event(stack, reaction("tada"))
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "result": "counted"}
+    assert board(stack) == {"tada": 1}
+
+
+def test_url_verification_answers_the_challenge(stack):
+    envelope = {"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+                "type": "url_verification"}
+    response = post_event(stack, envelope)
+    assert response.status_code == 200
+    assert response.json() == {"challenge": envelope["challenge"]}
+
+
+@pytest.mark.parametrize("headers", [
+    {},                                                             # missing
+    {"X-Slack-Request-Timestamp": "{now}"},                         # no signature
+    {"X-Slack-Request-Timestamp": "{now}", "X-Slack-Signature": "v0=" + "0" * 64},  # wrong
+    {"X-Slack-Request-Timestamp": "not-a-number", "X-Slack-Signature": "v0=abc"},
+], ids=["missing", "no-signature", "wrong-signature", "bad-timestamp"])
+def test_bad_or_missing_signature_is_401_and_counts_nothing(stack, headers):
+    body = simulate.encode(reaction("fire"))
+    headers = {k: v.format(now=int(time.time())) for k, v in headers.items()}
+    response = requests.post(f"{stack.url}/slack/events", data=body, timeout=10,
+                             headers={"Content-Type": "application/json", **headers})
+    assert response.status_code == 401
+    assert "signature" in response.json()["error"]
+    assert board(stack) == {}
+
+
+def test_wrong_secret_is_401(stack):
+    assert post_event(stack, reaction("fire"), secret="not-the-secret").status_code == 401
+    assert board(stack) == {}
+
+
+@pytest.mark.parametrize("age", [301, 3600, -301])
+def test_stale_or_future_timestamp_is_401(stack, age):
+    response = post_event(stack, reaction("fire"), timestamp=int(time.time()) - age)
+    assert response.status_code == 401
+    assert board(stack) == {}
+
+
+def test_tampered_body_is_401(stack):
+    body = simulate.encode(reaction("fire"))
+    headers = simulate.signed_headers(body, SECRET)
+    tampered = body.replace(b"fire", b"poop")
+    response = requests.post(f"{stack.url}/slack/events", data=tampered, headers=headers, timeout=10)
+    assert response.status_code == 401
+    assert board(stack) == {}
+
+
+def _without(path, envelope=None):
+    envelope = envelope or reaction("fire")
+    target = envelope
+    for key in path[:-1]:
+        target = target[key]
+    del target[path[-1]]
+    return envelope
+
+
+def _with(path, value):
+    envelope = reaction("fire")
+    target = envelope
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return envelope
+
+
+MALFORMED = {
+    "not-json": b"{this is not json",
+    "json-array": b"[1, 2, 3]",
+    "json-string": b'"event_callback"',
+    "deeply-nested": b"[" * 5000 + b"]" * 5000,
+    "no-type": _without(["type"]),
+    "type-number": _with(["type"], 7),
+    "no-event": _without(["event"]),
+    "event-string": _with(["event"], "reaction_added"),
+    "no-event-id": _without(["event_id"]),
+    "event-id-number": _with(["event_id"], 12345),
+    "no-team": _without(["team_id"]),
+    "no-user": _without(["event", "user"]),
+    "reaction-empty": _with(["event", "reaction"], ""),
+    "reaction-list": _with(["event", "reaction"], ["fire"]),
+    "reaction-too-long": _with(["event", "reaction"], "x" * 101),
+    "reaction-only-tone": _with(["event", "reaction"], "::skin-tone-2"),
+    "no-item": _without(["event", "item"]),
+    "item-unknown-type": _with(["event", "item"], {"type": "planet", "id": "x"}),
+    "item-no-channel": _without(["event", "item", "channel"]),
+    "event-ts-word": _with(["event", "event_ts"], "yesterday"),
+    "event-ts-negative": _with(["event", "event_ts"], "-5"),
+    "challenge-missing": {"type": "url_verification"},
+}
+
+
+@pytest.mark.parametrize("body", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_signed_body_is_400_with_clear_error(stack, body):
+    response = post_event(stack, body)
+    assert response.status_code == 400, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert isinstance(error, str) and error and "Traceback" not in error
+    assert board(stack) == {}
+
+
+def test_oversized_body_is_refused(stack):
+    envelope = reaction("fire")
+    envelope["padding"] = "x" * 70_000
+    response = post_event(stack, envelope)
+    assert response.status_code == 413
+    assert board(stack) == {}
+
+
+def test_other_event_types_are_acknowledged_and_ignored(stack):
+    envelope = reaction("fire")
+    envelope["event"]["type"] = "message"
+    response = post_event(stack, envelope)
+    assert response.status_code == 200
+    assert "ignored" in response.json()
+    assert board(stack) == {}
+
+
+def test_events_from_another_workspace_are_ignored(stack):
+    response = post_event(stack, reaction("fire", team_id="T0OTHER"))
+    assert response.status_code == 200
+    assert "T0OTHER" in response.json()["ignored"]
+    assert board(stack) == {}
+
+
+def test_unknown_route_answers_like_api_gateway(stack):
+    response = requests.get(f"{stack.url}/api/nothing-here", timeout=10)
+    assert response.status_code == 403
+    assert response.json() == {"message": "Missing Authentication Token"}
