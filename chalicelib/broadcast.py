@@ -48,13 +48,12 @@ class Broadcaster:
             log.warning("push to %s failed: %s", connection_id, error)
             return "failed"
 
-    def broadcast(self, messages: List[bytes]) -> FanoutReport:
-        """Send to every open dashboard; return within the deadline whatever happens,
+    def broadcast(self, messages: List[bytes], connection_ids: List[str]) -> FanoutReport:
+        """Send to every dashboard listed; return within the deadline whatever happens,
         so one slow connection never holds up the others or the Slack reply."""
-        if not messages:
+        if not messages or not connection_ids:
             return FanoutReport(0, 0, 0, 0)
-        futures = [self._pool.submit(self.send, cid, messages)
-                   for cid in self._connections.list_ids()]
+        futures = [self._pool.submit(self.send, cid, messages) for cid in connection_ids]
         done, pending = wait(futures, timeout=self._deadline_s)
         results = [f.result() for f in done]
         report = FanoutReport(results.count("sent"), results.count("gone"),

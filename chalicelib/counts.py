@@ -163,22 +163,26 @@ class CountStore:
         chunks = [others[i:i + step] for i in range(0, len(others), step)] or [[]]
         for _ in range(MAX_ATTEMPTS):
             counts, versions = {}, set()
-            for chunk in chunks:
-                wanted = [windows.ALL_TIME] + chunk
-                response = self._db.transact_get_items(TransactItems=[
-                    {"Get": {"TableName": self._table,
-                             "Key": {"pk": {"S": counter_pk(workspace, b)}, "sk": {"S": emoji}}}}
-                    for b in wanted])
-                for bucket, entry in zip(wanted, response["Responses"]):
-                    item = entry.get("Item") or {}
-                    counts[bucket] = int(item.get("n", {"N": "0"})["N"])
-                    if bucket == windows.ALL_TIME:
-                        versions.add(int(item.get("v", {"N": "0"})["N"]))
+            for chunk_counts, version in _READ_POOL.map(
+                    lambda chunk: self._read_buckets(workspace, emoji, chunk), chunks):
+                counts.update(chunk_counts)
+                versions.add(version)
             if len(versions) == 1:
                 version = versions.pop()
                 return [Change(emoji, window, max(0, sum(counts[b] for b in members)), version)
                         for window, members in per_window.items()]
         raise RuntimeError(f"counts of {emoji} kept changing while being read")
+
+    def _read_buckets(self, workspace: str, emoji: str, buckets: List[str]):
+        """One atomic read of the emoji's all-time item and `buckets`: (counts, version)."""
+        wanted = [windows.ALL_TIME] + buckets
+        response = self._db.transact_get_items(TransactItems=[
+            {"Get": {"TableName": self._table,
+                     "Key": {"pk": {"S": counter_pk(workspace, b)}, "sk": {"S": emoji}}}}
+            for b in wanted])
+        items = [entry.get("Item") or {} for entry in response["Responses"]]
+        counts = {b: int(item.get("n", {"N": "0"})["N"]) for b, item in zip(wanted, items)}
+        return counts, int(items[0].get("v", {"N": "0"})["N"])
 
     def leaderboard(self, workspace: str, window: str, limit: int) -> List[dict]:
         """Rows sorted by count descending, then name; emoji at 0 are left out."""

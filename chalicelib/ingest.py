@@ -49,9 +49,12 @@ def handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply
     if outcome.touched:
         # The count is committed: from here on a failure must not make Slack retry.
         try:
-            changes = services.counts.current_counts(services.workspace, outcome.emoji,
-                                                     outcome.touched, outcome.at)
-            services.broadcaster.broadcast(messages.update(c.to_json() for c in changes))
+            dashboards = services.connections.list_ids()
+            if dashboards:  # the new totals cost reads: only when someone is watching
+                changes = services.counts.current_counts(services.workspace, outcome.emoji,
+                                                         outcome.touched, outcome.at)
+                services.broadcaster.broadcast(
+                    messages.update(c.to_json() for c in changes), dashboards)
         except (ClientError, BotoCoreError, RuntimeError) as error:
             # Dashboards catch up on the next update or snapshot.
             log.warning("broadcast of event %s failed: %s", event.event_id, error)

@@ -107,6 +107,7 @@ def start_moto(port: int = 0) -> Tuple[str, Callable[[], None]]:
     """moto's server in a thread of this process (in memory only)."""
     from moto.server import ThreadedMotoServer  # devkit-only dependency
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request
     port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

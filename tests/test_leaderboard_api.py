@@ -1,0 +1,59 @@
+"""GET /api/leaderboard: order, limits, windows and clear errors."""
+import pytest
+import requests
+
+from tests.helpers import post_event, reaction
+
+
+def _rows(stack, **params):
+    response = requests.get(f"{stack.url}/api/leaderboard", params=params, timeout=10)
+    return response.status_code, response.json()
+
+
+def _react(stack, counts):
+    for emoji, n in counts.items():
+        for i in range(n):
+            post_event(stack, reaction(emoji, user=f"U{i}", item_ts="1.1"))
+
+
+def test_sorted_by_count_then_name_with_defaults(stack):
+    _react(stack, {"fire": 2, "eyes": 3, "tada": 2, "heart": 1})
+    status, body = _rows(stack)
+    assert status == 200
+    assert body == {"window": "all", "leaderboard": [
+        {"emoji": "eyes", "count": 3}, {"emoji": "fire", "count": 2},
+        {"emoji": "tada", "count": 2}, {"emoji": "heart", "count": 1}]}
+
+
+def test_limit_cuts_the_board(stack):
+    _react(stack, {"fire": 2, "eyes": 3, "tada": 1})
+    status, body = _rows(stack, window="24h", limit="2")
+    assert status == 200
+    assert body["window"] == "24h"
+    assert [r["emoji"] for r in body["leaderboard"]] == ["eyes", "fire"]
+
+
+def test_emoji_back_at_zero_are_not_listed(stack):
+    post_event(stack, reaction("fire", user="U1", item_ts="2.2"))
+    post_event(stack, reaction("fire", user="U1", item_ts="2.2", added=False))
+    post_event(stack, reaction("eyes", user="U1", item_ts="2.2"))
+    assert _rows(stack)[1]["leaderboard"] == [{"emoji": "eyes", "count": 1}]
+
+
+def test_empty_board(stack):
+    assert _rows(stack, window="7d") == (200, {"window": "7d", "leaderboard": []})
+
+
+@pytest.mark.parametrize("params, fragment", [
+    ({"window": "1y"}, "window must be one of"),
+    ({"window": ""}, "window must be one of"),
+    ({"limit": "0"}, "limit must be"),
+    ({"limit": "-3"}, "limit must be"),
+    ({"limit": "ten"}, "limit must be"),
+    ({"limit": "501"}, "limit must be"),
+    ({"limit": "2.5"}, "limit must be"),
+])
+def test_bad_query_is_400_with_clear_error(stack, params, fragment):
+    status, body = _rows(stack, **params)
+    assert status == 400
+    assert fragment in body["error"]
