@@ -1,11 +1,14 @@
 """`python -m devkit ...`: the local stack and the Slack simulator."""
 import logging
 import threading
+from pathlib import Path
 
 import click
 
 from . import dynamodb, simulate
-from .stack import LocalStack
+from .stack import LOCAL_SECRET, LocalStack
+
+DEFAULT_DATA_DIR = Path(".data") / "dynamodb"
 
 
 @click.group()
@@ -25,11 +28,15 @@ def main():
               help="Demo events per second.")
 @click.option("--dynamodb", "dynamodb_choice", default="local", show_default=True,
               help="local (DynamoDB Local, data in .data/), moto (in memory), or a URL.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=DEFAULT_DATA_DIR, show_default=True,
+              help="Where DynamoDB Local keeps its data.")
 @click.option("--team-id", default=None, envvar="SLACK_TEAM_ID",
               help="Count only this workspace's events (env SLACK_TEAM_ID).")
-def serve(host, port, demo, demo_rate, dynamodb_choice, team_id):
+def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id):
     """Run the whole app on one port: API, WebSocket, Management API, dashboard."""
-    stack = LocalStack(host=host, port=port, dynamodb_choice=dynamodb_choice, team_id=team_id)
+    stack = LocalStack(host=host, port=port, dynamodb_choice=dynamodb_choice, data_dir=data_dir,
+                       team_id=team_id)
     try:
         stack.start()
     except (dynamodb.DynamoDBUnavailable, OSError) as error:
@@ -37,8 +44,8 @@ def serve(host, port, demo, demo_rate, dynamodb_choice, team_id):
     stop = threading.Event()
     try:
         click.echo(f"DynamoDB:  {stack.dynamodb_url}")
-        click.echo(f"Slack Request URL: {stack.url}/slack/events "
-                   f"(signing secret: {'from SLACK_SIGNING_SECRET' if stack.secret != 'local-signing-secret' else stack.secret})")
+        secret = "from SLACK_SIGNING_SECRET" if stack.secret != LOCAL_SECRET else stack.secret
+        click.echo(f"Slack Request URL: {stack.url}/slack/events (signing secret: {secret})")
         click.echo(f"Dashboard: {stack.url}")
         if demo:
             threading.Thread(target=simulate.send, daemon=True, kwargs=dict(

@@ -1,0 +1,106 @@
+"""`python -m devkit serve` and `simulate` as a user runs them, in child processes."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from devkit import dynamodb
+from tests.helpers import wait_for
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Serve:
+    def __init__(self, *args):
+        self.port = dynamodb.free_port()
+        env = {k: v for k, v in os.environ.items() if k != "SLACK_SIGNING_SECRET"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devkit", "serve", "--port", str(self.port), *args],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines = []
+        while not any(line.startswith("Dashboard:") for line in self.lines):
+            line = self.process.stdout.readline()
+            if not line:
+                raise AssertionError("serve exited early:\n" + "".join(self.lines))
+            self.lines.append(line)
+        self.dynamodb_url = re.search(r"DynamoDB:\s+(\S+)", "".join(self.lines)).group(1)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def board(self):
+        return requests.get(f"{self.url}/api/leaderboard", timeout=10).json()["leaderboard"]
+
+    def interrupt(self):
+        self.process.send_signal(signal.SIGINT)
+        out, _ = self.process.communicate(timeout=30)
+        return self.process.returncode, out
+
+
+def _down(url):
+    try:
+        requests.get(url, timeout=1)
+        return False
+    except requests.ConnectionError:
+        return True
+
+
+def test_serve_runs_everything_on_one_port_and_stops_cleanly(tmp_path):
+    serve = Serve("--no-demo", "--data-dir", str(tmp_path / "db"))
+    try:
+        assert f"Dashboard: http://127.0.0.1:{serve.port}" in "".join(serve.lines)
+        page = requests.get(serve.url + "/", timeout=10)
+        assert page.status_code == 200 and "Emojiboard" in page.text
+        sim = subprocess.run(
+            [sys.executable, "-m", "devkit", "simulate", "--url", serve.url + "/slack/events",
+             "--secret", "local-signing-secret", "--rate", "200", "--count", "25"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert sim.returncode == 0, sim.stdout + sim.stderr
+        assert "25 x 200" in sim.stdout
+        before = serve.board()
+        assert sum(row["count"] for row in before) > 0
+    finally:
+        code, out = serve.interrupt()
+    assert code == 0, out
+    assert _down(serve.url) and _down(serve.dynamodb_url)  # no child left behind
+
+    again = Serve("--no-demo", "--data-dir", str(tmp_path / "db"))  # data kept
+    try:
+        assert again.board() == before
+    finally:
+        again.interrupt()
+
+
+def test_simulate_with_the_wrong_secret_fails_loudly(tmp_path):
+    serve = Serve("--no-demo", "--dynamodb", "moto")
+    try:
+        sim = subprocess.run(
+            [sys.executable, "-m", "devkit", "simulate", "--url", serve.url + "/slack/events",
+             "--secret", "wrong", "--count", "2", "--rate", "50"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert sim.returncode == 1
+        assert "2 x 401" in sim.stdout
+    finally:
+        serve.interrupt()
+
+
+def test_demo_traffic_moves_the_board():
+    serve = Serve("--demo", "--demo-rate", "20", "--dynamodb", "moto")
+    try:
+        assert wait_for(lambda: sum(r["count"] for r in serve.board()) >= 5, timeout=15)
+    finally:
+        code, out = serve.interrupt()
+    assert code == 0, out
+
+
+def test_unknown_dynamodb_choice_is_a_clear_error():
+    result = subprocess.run([sys.executable, "-m", "devkit", "serve", "--dynamodb", "postgres"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "--dynamodb must be local, moto or a URL" in result.stderr

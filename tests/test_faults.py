@@ -1,0 +1,77 @@
+"""The store failing. FAULT INJECTION: these tests patch the app's real boto3
+DynamoDB client in-process to fail on chosen calls; everything else is real."""
+import threading
+from unittest import mock
+
+import pytest
+from botocore.exceptions import EndpointConnectionError
+
+from chalicelib import services
+from tests.helpers import board, connection_ids, dashboard, post_event, reaction, receive, wait_for
+
+
+def _failing(operation: str):
+    client = services.get().counts._db
+    real = client._make_api_call
+
+    def call(name, params):
+        if name == operation:
+            raise EndpointConnectionError(endpoint_url="http://dynamodb.invalid")
+        return real(name, params)
+    return mock.patch.object(client, "_make_api_call", side_effect=call)
+
+
+@pytest.mark.parametrize("operation", ["GetItem", "TransactWriteItems"])
+def test_store_outage_is_5xx_nothing_counted_and_the_retry_lands(stack, operation):
+    envelope = reaction("fire")
+    with _failing(operation):
+        response = post_event(stack, envelope)
+    assert response.status_code == 503
+    assert "retry" in response.json()["error"]
+    assert board(stack) == {}
+    retried = post_event(stack, envelope, retry=1)  # Slack's retry, store back
+    assert retried.json()["result"] == "counted"
+    assert board(stack) == {"fire": 1}
+
+
+def test_a_failed_read_after_the_commit_does_not_make_slack_retry(stack):
+    with dashboard(stack):
+        wait_for(lambda: connection_ids(stack))
+        with _failing("TransactGetItems"):
+            response = post_event(stack, reaction("eyes"))
+    assert response.status_code == 200  # counted: a retry would be a duplicate anyway
+    assert board(stack) == {"eyes": 1}
+
+
+def test_leaderboard_during_an_outage_is_503(stack):
+    import requests
+    with _failing("Query"):
+        response = requests.get(f"{stack.url}/api/leaderboard", timeout=10)
+    assert response.status_code == 503
+    assert "unavailable" in response.json()["error"]
+
+
+def test_a_slow_dashboard_does_not_hold_up_the_slack_reply(stack):
+    """One connection's push hangs (injected); the reply and the others don't wait."""
+    broadcaster = services.get().broadcaster
+    real_send = broadcaster.send
+    release = threading.Event()
+    with dashboard(stack) as healthy:
+        wait_for(lambda: connection_ids(stack))
+        stuck = "U2xvd0Nvbm5lY3Rpb24="
+        stack.dynamodb_client().put_item(TableName=stack.connections_table, Item={
+            "pk": {"S": "CONN"}, "sk": {"S": stuck}, "connected_at": {"N": "0"},
+            "expires_at": {"N": "99999999999"}})
+
+        def send(connection_id, payloads):
+            if connection_id == stuck:
+                release.wait(10)
+                return "failed"
+            return real_send(connection_id, payloads)
+
+        with mock.patch.object(broadcaster, "send", side_effect=send):
+            response = post_event(stack, reaction("tada"))
+            assert receive(healthy, timeout=2)["type"] == "update"
+        release.set()
+    assert response.status_code == 200
+    assert response.elapsed.total_seconds() < services.get().settings.fanout_deadline_s + 1

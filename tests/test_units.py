@@ -1,0 +1,49 @@
+"""Pure functions: settings, message sizes, windows. No I/O, so nothing to stand in."""
+import pytest
+
+from chalicelib import messages, settings, windows
+
+
+def test_missing_settings_say_which_variable():
+    with pytest.raises(settings.SettingsError, match="COUNTS_TABLE"):
+        settings.load({"CONNECTIONS_TABLE": "c"})
+    with pytest.raises(settings.SettingsError, match="SLACK_SIGNING_SECRET"):
+        settings.signing_secret({})
+    with pytest.raises(settings.SettingsError, match="FANOUT_WORKERS"):
+        settings.load({"COUNTS_TABLE": "a", "CONNECTIONS_TABLE": "b", "FANOUT_WORKERS": "many"})
+
+
+def test_management_endpoint_on_aws_and_locally():
+    base = {"COUNTS_TABLE": "a", "CONNECTIONS_TABLE": "b"}
+    aws = settings.load({**base, "WEBSOCKET_API_ID": "abc123", "WEBSOCKET_STAGE": "prod",
+                         "AWS_REGION": "eu-west-1"})
+    assert aws.management_endpoint() == "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
+    local = settings.load({**base, "WEBSOCKET_ENDPOINT_URL": "http://127.0.0.1:8000/"})
+    assert local.management_endpoint() == "http://127.0.0.1:8000"
+    with pytest.raises(settings.SettingsError, match="WEBSOCKET_API_ID"):
+        settings.load(base).management_endpoint()
+
+
+def test_updates_split_under_the_frame_limit():
+    changes = [{"emoji": "e" * 90 + str(i), "count": i, "window": "all", "version": i}
+               for i in range(2000)]
+    encoded = messages.update(changes)
+    assert len(encoded) > 1
+    assert all(len(m) <= messages.MAX_MESSAGE_BYTES for m in encoded)
+    import json
+    assert [c for m in encoded for c in json.loads(m)["changes"]] == changes
+
+
+def test_small_snapshot_is_one_message_without_parts():
+    [only] = messages.snapshot("7d", [{"emoji": "fire", "count": 2}])
+    assert only == b'{"type":"snapshot","window":"7d","leaderboard":[{"emoji":"fire","count":2}]}'
+
+
+def test_window_buckets():
+    t = 1_700_000_000  # 2023-11-14T22:13:20Z
+    assert windows.buckets("24h", t)[:2] == ["H#2023-11-14T22", "H#2023-11-14T21"]
+    assert len(windows.buckets("24h", t)) == 24
+    assert windows.buckets("7d", t)[-1] == "D#2023-11-08"
+    assert len(windows.buckets("30d", t)) == 30
+    assert windows.buckets_for_event(t - 25 * 3600, t) == ["ALL", "D#2023-11-13"]
+    assert windows.buckets_for_event(t - 31 * 86400, t) == ["ALL"]
