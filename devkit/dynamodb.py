@@ -5,6 +5,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Optional, Tuple
@@ -70,23 +71,10 @@ def wait_until_up(url: str, timeout: float = 30.0, process=None) -> None:
     raise DynamoDBUnavailable(f"DynamoDB at {url} did not come up within {timeout:.0f}s")
 
 
-def start_local(data_dir: Optional[Path], port: int = 0) -> Tuple[str, Callable[[], None]]:
-    """DynamoDB Local in a child process: data under `data_dir`, or in memory."""
-    reason = why_not_local()
-    if reason:
-        raise DynamoDBUnavailable(reason)
-    jar = local_jar()
-    port = port or free_port()
-    command = ["java", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
-               "-jar", str(jar), "-port", str(port), "-sharedDb"]
-    if data_dir is None:
-        command.append("-inMemory")
-    else:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        command += ["-dbPath", str(data_dir)]
-    process = subprocess.Popen(command, cwd=jar.parent, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
+def _spawn(command, url: str, cwd=None) -> Callable[[], None]:
+    """Start a server process, wait until `url` answers; return its stop function."""
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     try:
         wait_until_up(url, process=process)
     except DynamoDBUnavailable:
@@ -100,20 +88,35 @@ def start_local(data_dir: Optional[Path], port: int = 0) -> Tuple[str, Callable[
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    return url, stop
+    return stop
+
+
+def start_local(data_dir: Optional[Path], port: int = 0) -> Tuple[str, Callable[[], None]]:
+    """DynamoDB Local in a child process: data under `data_dir`, or in memory."""
+    reason = why_not_local()
+    if reason:
+        raise DynamoDBUnavailable(reason)
+    jar = local_jar()
+    port = port or free_port()
+    command = ["java", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+               "-jar", str(jar), "-port", str(port), "-sharedDb"]
+    if data_dir is None:
+        command.append("-inMemory")
+    else:
+        data_dir = Path(data_dir).resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        command += ["-dbPath", str(data_dir)]
+    url = f"http://127.0.0.1:{port}"
+    return url, _spawn(command, url, cwd=jar.parent)
 
 
 def start_moto(port: int = 0) -> Tuple[str, Callable[[], None]]:
-    """moto's server in a thread of this process (in memory only)."""
-    from moto.server import ThreadedMotoServer  # devkit-only dependency
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request
+    """moto's server in a child process (in memory only), so it never competes with
+    the gateway for this process's interpreter lock."""
     port = port or free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
     url = f"http://127.0.0.1:{port}"
-    wait_until_up(url)
-    return url, server.stop
+    return url, _spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                       url)
 
 
 def start(choice: str, data_dir: Optional[Path]) -> Tuple[str, Callable[[], None]]:
