@@ -111,12 +111,12 @@ def start_local(data_dir: Optional[Path], port: int = 0) -> Tuple[str, Callable[
 
 
 def start_moto(port: int = 0) -> Tuple[str, Callable[[], None]]:
-    """moto's server in a child process (in memory only), so it never competes with
-    the gateway for this process's interpreter lock."""
+    """moto's server in a child process (in memory only), serving one request at a
+    time so that transactions are atomic (see devkit/moto_dynamodb.py)."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    return url, _spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                       url)
+    return url, _spawn([sys.executable, "-m", "devkit.moto_dynamodb", str(port)], url,
+                       cwd=ROOT)
 
 
 def start(choice: str, data_dir: Optional[Path]) -> Tuple[str, Callable[[], None]]:

@@ -2,6 +2,7 @@
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from tests.helpers import board, post_event, reaction
@@ -98,6 +99,7 @@ def test_removal_takes_the_reaction_out_of_the_windows_it_was_added_in(stack):
     assert board(stack, "7d") == {"clap": 1}
 
 
+@pytest.mark.load
 def test_concurrent_distinct_events_land_exactly(stack):
     threads, per_thread = 8, 250
     emoji = ["thumbsup", "heart", "joy", "tada", "eyes"]
