@@ -12,13 +12,16 @@ import requests
 from devkit import dynamodb
 from tests.helpers import wait_for
 
+APP_SETTINGS = {"SLACK_SIGNING_SECRET", "SLACK_TEAM_ID", "COUNTS_TABLE", "CONNECTIONS_TABLE",
+                "DYNAMODB_ENDPOINT_URL", "WEBSOCKET_ENDPOINT_URL"}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Serve:
     def __init__(self, *args):
         self.port = dynamodb.free_port()
-        env = {k: v for k, v in os.environ.items() if k != "SLACK_SIGNING_SECRET"}
+        # A user's shell: none of the app settings the session's own stack exported.
+        env = {k: v for k, v in os.environ.items() if k not in APP_SETTINGS}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devkit", "serve", "--port", str(self.port), *args],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
