@@ -2,6 +2,7 @@
 from chalice import Chalice, Response
 
 from chalicelib import api, ingest, live, services
+from chalicelib.settings import SettingsError
 
 app = Chalice(app_name="emojiboard")
 app.experimental_feature_flags.update(["WEBSOCKETS"])
@@ -11,15 +12,24 @@ def _json(status: int, body: dict) -> Response:
     return Response(body=body, status_code=status, headers={"Content-Type": "application/json"})
 
 
+def _reply(handler, *args) -> Response:
+    """A handler's (status, body) as JSON; a missing setting names the variable."""
+    try:
+        return _json(*handler(*args, services.get()))
+    except SettingsError as error:
+        app.log.error("misconfigured: %s", error)
+        return _json(500, {"error": f"server misconfigured: {error}"})
+
+
 @app.route("/slack/events", methods=["POST"], content_types=["application/json"])
 def slack_events():
     request = app.current_request
-    return _json(*ingest.handle(request.raw_body, request.headers, services.get()))
+    return _reply(ingest.handle, request.raw_body, request.headers)
 
 
 @app.route("/api/leaderboard", methods=["GET"], cors=True)
 def leaderboard():
-    return _json(*api.leaderboard(app.current_request.query_params, services.get()))
+    return _reply(api.leaderboard, app.current_request.query_params)
 
 
 @app.on_ws_connect()
@@ -35,3 +45,4 @@ def ws_disconnect(event):
 @app.on_ws_message()
 def ws_message(event):
     live.message(event.connection_id, event.body, services.get())
+

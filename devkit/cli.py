@@ -1,6 +1,7 @@
 """`python -m devkit ...`: the local stack and the Slack simulator."""
 import logging
 import threading
+import time
 from pathlib import Path
 
 import click
@@ -71,8 +72,11 @@ def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id):
 @click.option("--team-id", default="T0DEMO", show_default=True)
 def simulate_command(url, secret, rate, count, team_id):
     """Send signed reaction_added / reaction_removed events to any deployment."""
+    started = time.monotonic()
     statuses = simulate.send(url, secret, rate, count, team_id=team_id, echo=click.echo)
+    elapsed = time.monotonic() - started
     summary = ", ".join(f"{n} x {code or 'no answer'}" for code, n in sorted(statuses.items()))
-    click.echo(f"sent {count} events: {summary}")
+    click.echo(f"sent {count} events in {elapsed:.1f} s ({count / elapsed:.0f}/s, one at a time): "
+               f"{summary}")
     if set(statuses) - {200}:
         raise SystemExit(1)

@@ -144,3 +144,13 @@ def test_unknown_route_answers_like_api_gateway(stack):
     response = requests.get(f"{stack.url}/api/nothing-here", timeout=10)
     assert response.status_code == 403
     assert response.json() == {"message": "Missing Authentication Token"}
+
+
+def test_a_missing_signing_secret_is_a_clear_500(stack, monkeypatch):
+    monkeypatch.delenv("SLACK_SIGNING_SECRET")
+    response = post_event(stack, reaction("fire"))
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "server misconfigured: environment variable SLACK_SIGNING_SECRET is not set"}
+    monkeypatch.undo()
+    assert board(stack) == {}
