@@ -193,8 +193,10 @@ class Gateway:
                     await self._invoke(request, "$default", connection_id,
                                        message.data.decode("utf-8", "replace"))
         finally:
-            self.connections.pop(connection_id, None)
+            # The handler runs while the record still exists (for its connectedAt);
+            # pushes to the closed socket already answer GoneException.
             await self._invoke(request, "$disconnect", connection_id)
+            self.connections.pop(connection_id, None)
         return socket
 
     # ---- the Management API --------------------------------------------------
