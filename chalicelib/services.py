@@ -11,9 +11,10 @@ from .broadcast import Broadcaster
 from .connections import ConnectionStore
 from .counts import CountStore
 
-# Fail fast: Slack gives up after 3 seconds, and a 5xx makes it retry later.
-_DYNAMODB_CONFIG = Config(connect_timeout=1, read_timeout=2,
-                          retries={"mode": "standard", "max_attempts": 3})
+# Fail fast: Slack gives up after 3 seconds, and a 5xx makes it retry later. A stuck
+# store costs at most 2 attempts x (0.5 s connect + 1 s read) before the 503.
+_DYNAMODB_CONFIG = Config(connect_timeout=0.5, read_timeout=1,
+                          retries={"mode": "standard", "max_attempts": 2})
 
 
 @dataclass(frozen=True)

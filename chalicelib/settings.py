@@ -76,7 +76,7 @@ def load(env: Mapping[str, str] = os.environ) -> Settings:
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
         slack_team_id=env.get("SLACK_TEAM_ID") or None,
         fanout_workers=_number(env, "FANOUT_WORKERS", 16, int),
-        fanout_deadline_s=_number(env, "FANOUT_DEADLINE_SECONDS", 2.0, float),
+        fanout_deadline_s=_number(env, "FANOUT_DEADLINE_SECONDS", 1.0, float),
     )
 
 
