@@ -80,6 +80,7 @@ class AppPool:
 
 @dataclass
 class Connection:
+    id: str
     socket: web.WebSocketResponse
     source_ip: str
     user_agent: str
@@ -103,6 +104,8 @@ class Gateway:
         self.pool = pool
         self.static_dir = static_dir
         self.connections: Dict[str, Connection] = {}
+        # Fault injection for tests: connection id -> how many pushes to throttle first.
+        self.throttle: Dict[str, int] = {}
         self.web = web.Application(client_max_size=10 * 1024 * 1024)  # API Gateway's payload limit
         self.web.router.add_get("/ws", self.websocket)
         self.web.router.add_route("*", "/@connections/{connection_id}", self.management)
@@ -183,7 +186,7 @@ class Gateway:
         socket = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, autoping=True)
         await socket.prepare(request)
         self.connections[connection_id] = Connection(
-            socket, request.remote or "127.0.0.1", request.headers.get("User-Agent", ""))
+            connection_id, socket, request.remote or "127.0.0.1", request.headers.get("User-Agent", ""))
         try:
             async for message in socket:
                 if message.type == WSMsgType.TEXT:
@@ -209,6 +212,10 @@ class Gateway:
         if connection is None or connection.socket.closed:
             return _gone()
         if request.method == "POST":
+            if self.throttle.get(connection.id, 0) > 0:
+                self.throttle[connection.id] -= 1
+                return web.json_response({"message": "Rate exceeded"}, status=429,
+                                         headers={"x-amzn-ErrorType": "LimitExceededException"})
             data = await request.read()
             if len(data) > MAX_MESSAGE:
                 return web.json_response({"message": "Message too long"}, status=413,

@@ -177,3 +177,15 @@ def test_management_api_answers_gone_for_unknown_connections(management):
 def test_management_api_refuses_unsigned_requests(stack):
     response = requests.post(f"{stack.url}/@connections/abc", data=b"x", timeout=10)
     assert response.status_code == 403
+
+
+def test_throttled_pushes_are_retried(stack):
+    # FAULT INJECTION: the local gateway answers LimitExceededException to the first
+    # two pushes to this connection, as API Gateway does when throttling.
+    with dashboard(stack) as socket:
+        connection_id = wait_for(lambda: connection_ids(stack))[0]
+        stack.gateway.throttle[connection_id] = 2
+        post_event(stack, reaction("wave"))
+        assert receive(socket)["changes"][0]["emoji"] == "wave"
+        assert stack.gateway.throttle[connection_id] == 0
+        assert connection_ids(stack) == [connection_id]  # throttled is not gone
