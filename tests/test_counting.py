@@ -132,3 +132,16 @@ def test_concurrent_duplicates_count_once(stack):
         results = list(pool.map(deliver, deliveries))
     assert results.count("counted") == len(envelopes)
     assert board(stack) == {"pray": len(envelopes)}
+
+
+def test_counters_edited_by_hand_still_never_go_below_zero(stack):
+    post_event(stack, reaction("boom", user="U1", item_ts="4.4"))
+    client = stack.dynamodb_client()
+    client.update_item(TableName=stack.counts_table,  # someone zeroes the count by hand
+                       Key={"pk": {"S": "C#T0TEST#all#ALL"}, "sk": {"S": "boom"}},
+                       UpdateExpression="SET n = :zero", ExpressionAttributeValues={":zero": {"N": "0"}})
+    response = post_event(stack, reaction("boom", user="U1", item_ts="4.4", added=False))
+    assert response.json()["result"] == "unchanged"
+    item = client.get_item(TableName=stack.counts_table,
+                           Key={"pk": {"S": "C#T0TEST#all#ALL"}, "sk": {"S": "boom"}})["Item"]
+    assert item["n"] == {"N": "0"}
