@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from . import dynamodb, simulate
+from . import dynamodb, simulate, site
 from .stack import LOCAL_SECRET, LocalStack
 
 DEFAULT_DATA_DIR = Path(".data") / "dynamodb"
@@ -80,3 +80,26 @@ def simulate_command(url, secret, rate, count, team_id):
                f"{summary}")
     if set(statuses) - {200}:
         raise SystemExit(1)
+
+
+@main.group("site")
+def site_group():
+    """The dashboard as a static site."""
+
+
+@site_group.command("build")
+@click.option("--api-url", required=True, help="Where the HTTP API is, e.g. https://abc.execute-api.eu-west-1.amazonaws.com/api")
+@click.option("--ws-url", required=True, help="Where the WebSocket API is, e.g. wss://def.execute-api.eu-west-1.amazonaws.com/api")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory to write the site into (new, empty, or an earlier build).")
+@click.option("--title", default="Emojiboard", show_default=True)
+@click.option("--workspace", default="", help="The workspace name shown under the title.")
+def site_build(api_url, ws_url, out_dir, title, workspace):
+    """Render frontend/ into a static site for S3 or any web server."""
+    try:
+        index = site.build(out_dir, api_url=api_url, ws_url=ws_url, title=title,
+                           workspace=workspace)
+    except site.SiteError as error:
+        raise click.UsageError(str(error)) from None
+    files = sorted(p.name for p in index.parent.iterdir() if not p.name.startswith("."))
+    click.echo(f"built {len(files)} files into {index.parent}: {', '.join(files)}")

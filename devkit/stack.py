@@ -5,6 +5,8 @@ Used by `devkit serve` and by the tests alike, so both run the same parts.
 import asyncio
 import logging
 import os
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 from typing import Optional
@@ -12,7 +14,7 @@ from typing import Optional
 import boto3
 from aiohttp import web
 
-from . import dynamodb, tables
+from . import dynamodb, site, tables
 from .gateway import AppPool, Gateway, app_environment
 
 log = logging.getLogger(__name__)
@@ -23,7 +25,7 @@ class LocalStack:
     def __init__(self, host: str = "127.0.0.1", port: int = 8000, dynamodb_choice: str = "local",
                  data_dir: Optional[Path] = dynamodb.ROOT / ".data" / "dynamodb",
                  secret: Optional[str] = None, team_id: Optional[str] = None,
-                 instances: int = 8, static_dir: Optional[Path] = dynamodb.ROOT / "frontend",
+                 instances: int = 8, workspace_name: str = "Local stack",
                  counts_table: str = tables.DEFAULT_NAMES["counts"],
                  connections_table: str = tables.DEFAULT_NAMES["connections"]):
         self.host, self.port = host, port
@@ -31,7 +33,8 @@ class LocalStack:
         self.team_id = team_id
         self.counts_table, self.connections_table = counts_table, connections_table
         self._dynamodb_choice, self._data_dir = dynamodb_choice, data_dir
-        self._instances, self._static_dir = instances, static_dir
+        self._instances, self._workspace_name = instances, workspace_name
+        self._site_dir: Optional[Path] = None
         self._stop_dynamodb = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
@@ -55,6 +58,9 @@ class LocalStack:
             os.environ.update(app_environment(
                 self.dynamodb_url, self.url, self.counts_table, self.connections_table,
                 self.secret, self.team_id))
+            self._site_dir = Path(tempfile.mkdtemp(prefix="emojiboard-site-"))
+            site.build(self._site_dir, api_url=self.url,
+                       ws_url=f"ws://{self.host}:{self.port}/ws", workspace=self._workspace_name)
             self.start_gateway()
         except BaseException:
             self.stop()
@@ -69,7 +75,7 @@ class LocalStack:
         def serve():
             self._loop = asyncio.new_event_loop()
             try:
-                self.gateway = Gateway(AppPool(self._instances), self._static_dir)
+                self.gateway = Gateway(AppPool(self._instances), self._site_dir)
                 self._runner = web.AppRunner(self.gateway.web, access_log=None)
                 self._loop.run_until_complete(self._runner.setup())
                 site = web.TCPSite(self._runner, self.host, self.port)
@@ -105,6 +111,9 @@ class LocalStack:
         try:
             self.stop_gateway()
         finally:
+            if self._site_dir:
+                shutil.rmtree(self._site_dir, ignore_errors=True)
+                self._site_dir = None
             if self._stop_dynamodb:
                 self._stop_dynamodb()
                 self._stop_dynamodb = None

@@ -1,0 +1,99 @@
+"""Build the dashboard: `frontend/` rendered with jinja2 into a static site.
+
+The same files work from S3 and from the local gateway; only the rendered config
+(where the API and the WebSocket live) differs. Assets get content fingerprints in
+their names (`app.3f9a12bc.js`), so a host may cache them forever while
+`index.html`, which names them, is never cached. ES modules import each other by
+plain names (`./board.js`); an import map in the page points those names at the
+fingerprinted files, so no bundler and no rewriting of the modules is needed.
+"""
+import base64
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Dict
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
+TEMPLATE = "index.html.j2"
+ASSETS = FRONTEND / "assets"
+MARKER = ".emojiboard-site"  # marks a directory this builder may wipe and rebuild
+
+
+class SiteError(ValueError):
+    """Bad build input: the message says what to fix."""
+
+
+def fingerprinted(path: Path) -> str:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+    return f"{path.stem}.{digest}{path.suffix}"
+
+
+def _origin(url: str, schemes, flag: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise SiteError(f"{flag} must be an absolute {' or '.join(schemes)} URL; got {url!r}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _csp(api_url: str, ws_url: str, importmap: str) -> str:
+    """Only our own files run; the only inline script is the import map, by hash.
+    Custom emoji images come from Slack's servers, hence any https image."""
+    importmap_hash = base64.b64encode(hashlib.sha256(importmap.encode()).digest()).decode()
+    connect = " ".join(dict.fromkeys([
+        "'self'", _origin(api_url, ("http", "https"), "--api-url"),
+        _origin(ws_url, ("ws", "wss"), "--ws-url")]))
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src 'self' 'sha256-{importmap_hash}'",
+        f"connect-src {connect}",
+        "img-src 'self' https: data:",
+        "style-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ])
+
+
+def _prepare(out_dir: Path) -> None:
+    if out_dir.exists():
+        if (out_dir / MARKER).exists():
+            shutil.rmtree(out_dir)
+        elif any(out_dir.iterdir()):
+            raise SiteError(f"{out_dir} is not empty and holds no earlier build: "
+                            "choose an empty or new directory")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MARKER).write_text("built by `python -m devkit site build`; rebuilt in place\n")
+
+
+def build(out_dir: Path, *, api_url: str, ws_url: str, title: str = "Emojiboard",
+          workspace: str = "") -> Path:
+    """Render the dashboard into `out_dir`; return the path of its index.html."""
+    api_url, ws_url = api_url.rstrip("/"), ws_url
+    _origin(api_url, ("http", "https"), "--api-url")
+    _origin(ws_url, ("ws", "wss"), "--ws-url")
+    if not title.strip():
+        raise SiteError("--title must not be empty")
+    out_dir = Path(out_dir)
+    _prepare(out_dir)
+
+    names: Dict[str, str] = {}
+    for asset in sorted(p for p in ASSETS.iterdir() if p.is_file()):
+        names[asset.name] = fingerprinted(asset)
+        shutil.copyfile(asset, out_dir / names[asset.name])
+    importmap = json.dumps({"imports": {f"./{name}": f"./{hashed}"
+                                        for name, hashed in names.items()
+                                        if name.endswith(".js")}}, indent=1)
+
+    env = Environment(loader=FileSystemLoader(FRONTEND), autoescape=True,
+                      undefined=StrictUndefined, keep_trailing_newline=True)
+    html = env.get_template(TEMPLATE).render(
+        asset=lambda name: "./" + names[name],
+        config={"apiUrl": api_url, "wsUrl": ws_url, "title": title, "workspace": workspace},
+        title=title, workspace=workspace, importmap=importmap,
+        csp=_csp(api_url, ws_url, importmap))
+    index = out_dir / "index.html"
+    index.write_text(html, encoding="utf-8")
+    return index
