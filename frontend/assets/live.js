@@ -44,23 +44,28 @@ export class LiveSocket {
     this.retryTimer = null;
     const socket = new WebSocket(this.url);
     const timers = [];
-    const stop = () => timers.forEach((timer) => clearTimeout(timer)); // intervals too: one timer list
+    let opened = false;
     let pongDue = null;
 
     socket.addEventListener("open", () => {
+      opened = true;
       const previous = this.socket;
       this.socket = socket;
       this.attempt = 0;
       this.downSince = null;
       this.onState("live");
       this.onOpen((message) => socket.send(JSON.stringify(message)));
-      if (previous && previous !== socket) {
+      if (previous) {
         // Handover: both sockets deliver for a moment (versions drop repeats).
         setTimeout(() => previous.close(1000, "replaced"), HANDOVER_OVERLAP_MS);
       }
       timers.push(setInterval(() => {
         socket.send(JSON.stringify({ action: "ping" }));
-        pongDue ??= setTimeout(() => socket.close(4000, "no pong"), PONG_WITHIN_MS);
+        pongDue ??= setTimeout(() => {
+          // A dead connection may never finish a closing handshake: don't wait for one.
+          this.lost(socket);
+          socket.close(4000, "no pong");
+        }, PONG_WITHIN_MS);
       }, PING_EVERY_MS));
       timers.push(setTimeout(() => this.open(), HANDOVER_AFTER_MS));
     });
@@ -79,13 +84,23 @@ export class LiveSocket {
       this.onMessage(message);
     });
     socket.addEventListener("close", () => {
-      stop();
+      timers.forEach((timer) => clearTimeout(timer)); // intervals too: one timer list
       clearTimeout(pongDue);
-      if (this.socket && this.socket !== socket) return; // a replaced socket, or a failed handover
-      this.socket = null;
-      this.setDown();
-      this.scheduleRetry();
+      if (opened) this.lost(socket);
+      else if (!this.socket) this.retryLater(); // a failed attempt (a failed handover keeps the old socket)
     });
+  }
+
+  // `socket` stopped serving: unless it was already replaced, go and get another.
+  lost(socket) {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    this.retryLater();
+  }
+
+  retryLater() {
+    this.setDown();
+    this.scheduleRetry();
   }
 
   setDown() {
