@@ -25,6 +25,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 DAY = 24 * 3600
 
 INSTRUMENT = """
@@ -322,6 +323,22 @@ def test_a_silent_socket_is_replaced(stack, open_page):
     page.clock.fast_forward(2_000)    # the backoff
     expect_live(page)
     assert wait_for(lambda: list(gateway.connections) not in ([], [first]))
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_accessible_in_both_themes(stack, open_page, scheme):
+    """axe-core's WCAG 2 A/AA rules (contrast, names, roles) over a live board."""
+    post_all(stack, "fire", "fire", "zzz-unknown", "tada")
+    # The page's CSP runs only its own scripts: bypassed here to inject axe.
+    page = open_page("/?window=24h", color_scheme=scheme, reduced_motion="reduce", bypass_csp=True)
+    expect_live(page)
+    expect(rows(page)).to_have_count(3)
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("""() => axe.run(document, {
+        runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})""")
+    problems = [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
+    assert problems == []
+    assert result["passes"], "axe checked nothing"
 
 
 @pytest.mark.parametrize("name, options", [
