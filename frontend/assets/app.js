@@ -93,9 +93,10 @@ function onMessage(message) {
     }
     paint();
   } else if (message.type === "error") {
+    // Most likely a snapshot the store could not serve: ask again shortly.
     console.warn("server:", message.message);
-    const board = boards.get(current);
-    if (board?.pending) setTimeout(() => board.pending && load(current), SNAPSHOT_RETRY_MS);
+    const window = current;
+    setTimeout(() => boards.get(window)?.pending && load(window), SNAPSHOT_RETRY_MS);
   }
 }
 
