@@ -4,6 +4,7 @@ from typing import Mapping, Optional, Tuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .emoji import safe_decorate
 from .queries import BadQuery, leaderboard_query
 from .services import Services
 
@@ -17,8 +18,9 @@ def leaderboard(params: Optional[Mapping[str, str]], services: Services) -> Tupl
     except BadQuery as error:
         return 400, {"error": str(error)}
     try:
-        rows = services.counts.leaderboard(services.workspace, window, limit)
+        standings = services.counts.leaderboard(services.workspace, window, limit)
     except (ClientError, BotoCoreError) as error:
         log.error("leaderboard read failed: %s", error)
         return 503, {"error": "the counter store is unavailable; try again"}
-    return 200, {"window": window, "leaderboard": rows}
+    rows = safe_decorate(services.emoji, services.workspace, standings.rows, sync=True)
+    return 200, {"window": window, "total": standings.total, "leaderboard": rows}

@@ -66,6 +66,24 @@ def _n(value: int) -> dict:
     return {"N": str(value)}
 
 
+def dedupe_put(table: str, workspace: str, event_id: str, now: float) -> dict:
+    """The transaction item that makes an event count once: a Slack retry of the
+    same event_id fails its condition, and with it the whole transaction."""
+    return {"Put": {
+        "TableName": table,
+        "Item": {"pk": {"S": f"E#{workspace}#{event_id}"}, "sk": {"S": "E"},
+                 "expires_at": _n(int(now) + DEDUPE_TTL)},
+        "ConditionExpression": "attribute_not_exists(pk)",
+    }}
+
+
+def is_duplicate(error: ClientError) -> bool:
+    """A cancelled transaction whose first item, the dedupe record, already existed."""
+    reasons = error.response.get("CancellationReasons") or [{}]
+    return (error.response["Error"]["Code"] == "TransactionCanceledException"
+            and reasons[0].get("Code") == "ConditionalCheckFailed")
+
+
 class CountStore:
     def __init__(self, client, table: str, clock=time.time):
         self._db = client
@@ -84,7 +102,7 @@ class CountStore:
                                         ConsistentRead=True).get("Item")
             delta, bucket_time, new_state = _transition(current, event, now)
             touched = windows.buckets_for_event(bucket_time, now) if delta else []
-            items = [self._dedupe_put(event, workspace, now),
+            items = [dedupe_put(self._table, workspace, event.event_id, now),
                      self._reaction_put(reaction_key, current, new_state)]
             items += [self._counter_update(workspace, event.emoji, b, delta, bucket_time)
                       for b in touched]
@@ -93,9 +111,9 @@ class CountStore:
             except ClientError as error:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
-                codes = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-                if codes and codes[0] == "ConditionalCheckFailed":
+                if is_duplicate(error):
                     return Outcome("duplicate", event.emoji, [], now)
+                codes = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
                 if len(codes) > 2 and "ConditionalCheckFailed" in codes[2:]:
                     # A decrement would go below zero: the counters disagree with the
                     # reaction records (edited by hand?). Never go negative; say so.
@@ -107,14 +125,6 @@ class CountStore:
                 continue
             return Outcome("counted" if delta else "unchanged", event.emoji, touched, now)
         raise RuntimeError(f"event {event.event_id} kept conflicting; Slack will retry it")
-
-    def _dedupe_put(self, event: Reaction, workspace: str, now: float) -> dict:
-        return {"Put": {
-            "TableName": self._table,
-            "Item": {"pk": {"S": f"E#{workspace}#{event.event_id}"}, "sk": {"S": "E"},
-                     "expires_at": _n(int(now) + DEDUPE_TTL)},
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }}
 
     def _reaction_put(self, key: dict, current: Optional[dict], state: dict) -> dict:
         version = int(current["ver"]["N"]) if current else 0
@@ -184,26 +194,44 @@ class CountStore:
         counts = {b: int(item.get("n", {"N": "0"})["N"]) for b, item in zip(wanted, items)}
         return counts, int(items[0].get("v", {"N": "0"})["N"])
 
-    def leaderboard(self, workspace: str, window: str, limit: int) -> List[dict]:
-        """Rows sorted by count descending, then name; emoji at 0 are left out."""
+    def leaderboard(self, workspace: str, window: str, limit: int) -> "Standings":
+        """The window's rows by count descending, then name, emoji at 0 left out, each
+        with the emoji's version; and the window's total over every emoji."""
         totals: Dict[str, int] = defaultdict(int)
+        all_time = counter_pk(workspace, windows.ALL_TIME)
         pks = [counter_pk(workspace, b) for b in windows.buckets(window, self._clock())]
-        for partial in _READ_POOL.map(self._read_partition, pks):
-            for emoji, n in partial:
+        partitions = list(_READ_POOL.map(self._read_partition, pks))
+        for partition in partitions:
+            for emoji, n, _ in partition:
                 totals[emoji] += n
+        # Versions are read after the counts (or with them, for `all`), so a row's
+        # version is never older than its count: a page that drops updates older than
+        # the version it holds can then never drop a newer count.
+        latest = partitions[0] if pks == [all_time] else self._read_partition(all_time)
+        versions = {emoji: v for emoji, _, v in latest}
         rows = sorted(((e, n) for e, n in totals.items() if n > 0), key=lambda r: (-r[1], r[0]))
-        return [{"emoji": e, "count": n} for e, n in rows[:limit]]
+        return Standings(
+            rows=[{"emoji": e, "count": n, "version": versions.get(e, 0)} for e, n in rows[:limit]],
+            total=sum(n for _, n in rows))
 
     def _read_partition(self, pk: str) -> List[tuple]:
+        """(emoji, count, version) of every counter in one bucket partition."""
         paginator = self._db.get_paginator("query")
         found = []
         for page in paginator.paginate(
                 TableName=self._table,
                 KeyConditionExpression="pk = :pk",
                 ExpressionAttributeValues={":pk": {"S": pk}},
-                ProjectionExpression="sk, n"):
-            found += [(i["sk"]["S"], int(i.get("n", {"N": "0"})["N"])) for i in page["Items"]]
+                ProjectionExpression="sk, n, v"):
+            found += [(i["sk"]["S"], int(i.get("n", {"N": "0"})["N"]),
+                       int(i.get("v", {"N": "0"})["N"])) for i in page["Items"]]
         return found
+
+
+@dataclass(frozen=True)
+class Standings:
+    rows: List[dict]  # {"emoji", "count", "version"}
+    total: int        # over every emoji in the window, not only the rows
 
 
 def _transition(current: Optional[dict], event: Reaction, now: float):

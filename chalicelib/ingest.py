@@ -6,6 +6,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from slack_sdk.signature import SignatureVerifier
 
 from . import messages, settings, slack_events
+from .emoji import safe_decorate
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ def handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply
     pinned = services.settings.slack_team_id
     if pinned and event.team_id != pinned:
         return 200, {"ok": True, "ignored": f"team {event.team_id} is not this deployment's"}
+    if isinstance(event, slack_events.EmojiChanged):
+        return _emoji_changed(event, services)
 
     try:
         outcome = services.counts.record(event, services.workspace)
@@ -53,9 +56,20 @@ def handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply
             if dashboards:  # the new totals cost reads: only when someone is watching
                 changes = services.counts.current_counts(services.workspace, outcome.emoji,
                                                          outcome.touched, outcome.at)
-                services.broadcaster.broadcast(
-                    messages.update(c.to_json() for c in changes), dashboards)
+                rows = safe_decorate(services.emoji, services.workspace,
+                                     [c.to_json() for c in changes])
+                services.broadcaster.broadcast(messages.update(rows), dashboards)
         except (ClientError, BotoCoreError, RuntimeError) as error:
             # Dashboards catch up on the next update or snapshot.
             log.warning("broadcast of event %s failed: %s", event.event_id, error)
     return 200, {"ok": True, "result": outcome.status}
+
+
+def _emoji_changed(event: slack_events.EmojiChanged, services: Services) -> Reply:
+    """A custom emoji added, removed or renamed: the catalog follows, exactly once."""
+    try:
+        result = services.emoji.apply(event, services.workspace)
+    except (ClientError, BotoCoreError, RuntimeError) as error:
+        log.error("could not apply emoji change %s: %s", event.event_id, error)
+        return 503, {"error": "the store is unavailable; Slack will retry"}
+    return 200, {"ok": True, "result": "duplicate" if result == "duplicate" else "applied"}

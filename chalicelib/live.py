@@ -5,6 +5,7 @@ import logging
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import messages
+from .emoji import safe_decorate
 from .queries import BadQuery, leaderboard_query
 from .services import Services
 
@@ -39,11 +40,12 @@ def reply_to(body: str, services: Services) -> list:
         except BadQuery as error:
             return [messages.error(str(error))]
         try:
-            rows = services.counts.leaderboard(services.workspace, window, limit)
+            standings = services.counts.leaderboard(services.workspace, window, limit)
         except (ClientError, BotoCoreError) as error:
             log.error("snapshot failed: %s", error)
             return [messages.error("the counter store is unavailable; try again")]
-        return messages.snapshot(window, rows)
+        rows = safe_decorate(services.emoji, services.workspace, standings.rows, sync=True)
+        return messages.snapshot(window, rows, standings.total)
     return [messages.error(f"unknown action {action!r}; use 'snapshot' or 'ping'")]
 
 

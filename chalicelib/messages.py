@@ -26,12 +26,13 @@ def update(changes: Iterable[dict]) -> List[bytes]:
     return _split({"type": "update"}, "changes", list(changes))
 
 
-def snapshot(window: str, rows: List[dict]) -> List[bytes]:
-    """`{"type": "snapshot", "window": w, "leaderboard": [...]}`; when split, each
-    part carries `part` and `parts` so the page can tell it has the whole board."""
-    chunks = _chunks({"type": "snapshot", "window": window, "part": 999, "parts": 999},
-                     "leaderboard", rows)
-    return [encode({"type": "snapshot", "window": window, "leaderboard": chunk,
+def snapshot(window: str, rows: List[dict], total: int) -> List[bytes]:
+    """`{"type": "snapshot", "window": w, "total": t, "leaderboard": [...]}`; when
+    split, each part carries `part` and `parts` so the page can tell it has the
+    whole board. `total` counts every emoji in the window, not only these rows."""
+    head = {"type": "snapshot", "window": window, "total": total}
+    chunks = _chunks({**head, "part": 999, "parts": 999}, "leaderboard", rows)
+    return [encode({**head, "leaderboard": chunk,
                     **({"part": i + 1, "parts": len(chunks)} if len(chunks) > 1 else {})})
             for i, chunk in enumerate(chunks)]
 

@@ -10,6 +10,7 @@ from . import settings as settings_module
 from .broadcast import Broadcaster
 from .connections import ConnectionStore
 from .counts import CountStore
+from .emoji import EmojiCatalog
 
 # Fail fast: Slack gives up after 3 seconds, and a 5xx makes it retry later. A stuck
 # store costs at most 2 attempts x (0.5 s connect + 1 s read) before the 503.
@@ -23,6 +24,7 @@ class Services:
     counts: CountStore
     connections: ConnectionStore
     broadcaster: Broadcaster
+    emoji: EmojiCatalog
 
     @property
     def workspace(self) -> str:
@@ -51,4 +53,6 @@ def get() -> Services:
         connections=connections,
         broadcaster=Broadcaster(management, connections, settings.fanout_workers,
                                 settings.fanout_deadline_s),
+        emoji=EmojiCatalog(dynamodb, settings.counts_table, settings.slack_bot_token,
+                           settings.slack_api_url),
     )

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 
 
+SLACK_API_URL = "https://slack.com/api/"
+
+
 class SettingsError(RuntimeError):
     """A required environment variable is missing or malformed."""
 
@@ -25,6 +28,10 @@ class Settings:
     region: Optional[str]
     # Events from any other workspace are acknowledged and ignored.
     slack_team_id: Optional[str]
+    # For the workspace's custom emoji (scope emoji:read); without it, custom emoji
+    # are learned only from emoji_changed events.
+    slack_bot_token: Optional[str]
+    slack_api_url: str
     fanout_workers: int
     fanout_deadline_s: float
 
@@ -75,6 +82,8 @@ def load(env: Mapping[str, str] = os.environ) -> Settings:
         websocket_stage=env.get("WEBSOCKET_STAGE") or None,
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
         slack_team_id=env.get("SLACK_TEAM_ID") or None,
+        slack_bot_token=env.get("SLACK_BOT_TOKEN", "").strip() or None,
+        slack_api_url=env.get("SLACK_API_URL") or SLACK_API_URL,
         fanout_workers=_number(env, "FANOUT_WORKERS", 16, int),
         fanout_deadline_s=_number(env, "FANOUT_DEADLINE_SECONDS", 1.0, float),
     )

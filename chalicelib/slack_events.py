@@ -5,7 +5,8 @@ as Slack adds fields over time.
 """
 import json
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Optional, Tuple, Union
+from urllib.parse import urlsplit
 
 MAX_EMOJI_NAME = 100  # Slack's own limit for emoji names.
 MAX_ID = 255
@@ -41,7 +42,20 @@ class Reaction:
         return self.reaction.split("::", 1)[0]
 
 
-SlackEvent = Union[UrlVerification, Ignored, Reaction]
+@dataclass(frozen=True)
+class EmojiChanged:
+    """A custom emoji added, removed or renamed: `removed` names go, `added` comes.
+    Slack sends `add` {name, value}, `remove` {names} and `rename` {old_name,
+    new_name, value}; a value is an image URL or `alias:{other name}`."""
+    event_id: str
+    team_id: str
+    removed: Tuple[str, ...]
+    added: Optional[Tuple[str, str]]  # (name, value)
+
+
+SlackEvent = Union[UrlVerification, Ignored, Reaction, EmojiChanged]
+MAX_EMOJI_VALUE = 1024
+MAX_REMOVED = 1000
 
 
 def _field(obj: dict, name: str, where: str, max_len: int = MAX_ID) -> str:
@@ -96,6 +110,8 @@ def parse(body: bytes) -> SlackEvent:
     if not isinstance(event, dict):
         raise BadRequest("body.event must be an object")
     event_type = _field(event, "type", "event")
+    if event_type == "emoji_changed":
+        return _emoji_changed(envelope, event)
     if event_type not in ("reaction_added", "reaction_removed"):
         return Ignored(f"event type {event_type!r}")
 
@@ -111,3 +127,40 @@ def parse(body: bytes) -> SlackEvent:
         item=_item_key(event.get("item")),
         event_time=_event_time(event, envelope),
     )
+
+
+def emoji_value_ok(value: str) -> bool:
+    """An image URL Slack could serve (http or https, nothing a page could run), or an alias."""
+    if value.startswith("alias:"):
+        return 0 < len(value) - 6 <= MAX_EMOJI_NAME
+    parts = urlsplit(value)
+    return (parts.scheme in ("http", "https") and bool(parts.netloc)
+            and not any(c.isspace() or ord(c) < 32 for c in value))
+
+
+def _emoji_value(event: dict) -> str:
+    value = _field(event, "value", "event", max_len=MAX_EMOJI_VALUE)
+    if not emoji_value_ok(value):
+        raise BadRequest("event.value must be an http(s) image URL or alias:name")
+    return value
+
+
+def _emoji_changed(envelope: dict, event: dict) -> EmojiChanged:
+    subtype = _field(event, "subtype", "event")
+    ids = dict(event_id=_field(envelope, "event_id", "body"),
+               team_id=_field(envelope, "team_id", "body"))
+    if subtype == "add":
+        name = _field(event, "name", "event", max_len=MAX_EMOJI_NAME)
+        return EmojiChanged(**ids, removed=(), added=(name, _emoji_value(event)))
+    if subtype == "remove":
+        names = event.get("names")
+        if not isinstance(names, list) or not 0 < len(names) <= MAX_REMOVED:
+            raise BadRequest(f"event.names must be a list of 1 to {MAX_REMOVED} emoji names")
+        if not all(isinstance(n, str) and 0 < len(n) <= MAX_EMOJI_NAME for n in names):
+            raise BadRequest("event.names must hold emoji names")
+        return EmojiChanged(**ids, removed=tuple(dict.fromkeys(names)), added=None)
+    if subtype == "rename":
+        old = _field(event, "old_name", "event", max_len=MAX_EMOJI_NAME)
+        new = _field(event, "new_name", "event", max_len=MAX_EMOJI_NAME)
+        return EmojiChanged(**ids, removed=(old,), added=(new, _emoji_value(event)))
+    raise BadRequest(f"event.subtype {subtype!r} is not add, remove or rename")

@@ -5,6 +5,7 @@
                           handlers, with events shaped as API Gateway sends them
   /@connections/{id}      the API Gateway Management API (POST, GET, DELETE), so the
                           app's boto3 `apigatewaymanagementapi` client works unchanged
+  /slack-api/*            a stand-in for Slack's Web API (devkit/slack_api.py)
   everything else         the dashboard's static files
 
 Like Lambda, each app instance serves one request at a time: Chalice keeps the
@@ -28,6 +29,8 @@ from typing import Dict, Optional
 from aiohttp import WSMsgType, web
 from chalice.config import Config
 from chalice.local import LambdaContext, LocalGateway, LocalGatewayException
+
+from . import slack_api
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +103,8 @@ def _gone() -> web.Response:
 
 
 class Gateway:
-    def __init__(self, pool: AppPool, static_dir: Optional[Path] = ROOT / "frontend"):
+    def __init__(self, pool: AppPool, static_dir: Optional[Path] = None,
+                 slack: Optional[slack_api.SlackWebAPI] = None):
         self.pool = pool
         self.static_dir = static_dir
         self.connections: Dict[str, Connection] = {}
@@ -109,6 +113,8 @@ class Gateway:
         self.web = web.Application(client_max_size=10 * 1024 * 1024)  # API Gateway's payload limit
         self.web.router.add_get("/ws", self.websocket)
         self.web.router.add_route("*", "/@connections/{connection_id}", self.management)
+        if slack is not None:
+            slack.add_routes(self.web)
         self.web.router.add_route("*", "/{tail:.*}", self.http)
 
     # ---- HTTP routes, through Chalice --------------------------------------
@@ -251,6 +257,8 @@ def app_environment(dynamodb_url: str, gateway_url: str, counts_table: str,
         "COUNTS_TABLE": counts_table, "CONNECTIONS_TABLE": connections_table,
         "DYNAMODB_ENDPOINT_URL": dynamodb_url, "WEBSOCKET_ENDPOINT_URL": gateway_url,
         "SLACK_SIGNING_SECRET": secret, "AWS_DEFAULT_REGION": "us-east-1",
+        "SLACK_BOT_TOKEN": slack_api.LOCAL_TOKEN,
+        "SLACK_API_URL": gateway_url.rstrip("/") + slack_api.PREFIX,
         "AWS_REGION": "us-east-1",
         # The local stand-ins accept any credentials, but boto3 signs with some.
         "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),

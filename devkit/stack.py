@@ -14,7 +14,7 @@ from typing import Optional
 import boto3
 from aiohttp import web
 
-from . import dynamodb, site, tables
+from . import dynamodb, site, slack_api, tables
 from .gateway import AppPool, Gateway, app_environment
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ class LocalStack:
         self._dynamodb_choice, self._data_dir = dynamodb_choice, data_dir
         self._instances, self._workspace_name = instances, workspace_name
         self._site_dir: Optional[Path] = None
+        # Slack's Web API, as far as the app uses it; outlives gateway restarts.
+        self.slack = slack_api.SlackWebAPI(self.url)
         self._stop_dynamodb = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
@@ -75,7 +77,7 @@ class LocalStack:
         def serve():
             self._loop = asyncio.new_event_loop()
             try:
-                self.gateway = Gateway(AppPool(self._instances), self._site_dir)
+                self.gateway = Gateway(AppPool(self._instances), self._site_dir, self.slack)
                 self._runner = web.AppRunner(self.gateway.web, access_log=None)
                 self._loop.run_until_complete(self._runner.setup())
                 site = web.TCPSite(self._runner, self.host, self.port)

