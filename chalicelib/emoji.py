@@ -7,7 +7,8 @@ kept in the counts table:
 
   pk                 sk       attributes
   EMOJI#{workspace}  {name}   value: an image URL or `alias:{other name}`
-  EMOJI#{workspace}  #rev     rev: new on every change; synced_at: last emoji.list
+  EMOJI#{workspace}  #rev     rev: new on every change; synced_at: last emoji.list;
+                              sync_tried_at: who last claimed the right to ask Slack
 
 Every app instance keeps the partition in memory and checks `rev` (one small
 GetItem) before using it, so a change is seen everywhere at once with no stale
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 ALIAS = "alias:"
 REV = "#rev"  # no emoji name starts with '#'
 SYNC_EVERY = 24 * 3600
-RETRY_SYNC_AFTER = 300  # after a failed emoji.list, per instance
+RETRY_SYNC_AFTER = 300  # a claim to ask Slack lasts this long (seconds)
 TRANSACT_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 
@@ -79,7 +80,6 @@ class EmojiCatalog:
         self._slack_api_url = slack_api_url
         self._clock = clock
         self._cache: Dict[str, Tuple[str, Dict[str, str]]] = {}  # workspace -> (rev, custom)
-        self._next_sync: Dict[str, float] = {}
 
     # ---- reads ----------------------------------------------------------------
 
@@ -91,19 +91,36 @@ class EmojiCatalog:
 
     def custom(self, workspace: str, sync: bool = False) -> Dict[str, str]:
         marker = self._db.get_item(TableName=self._table, Key=_key(workspace, REV),
-                                   ConsistentRead=True).get("Item")
-        synced_at = float(marker["synced_at"]["N"]) if marker and "synced_at" in marker else None
-        if sync and self._token and (synced_at is None or
-                                     self._clock() - synced_at > SYNC_EVERY):
-            if self._clock() >= self._next_sync.get(workspace, 0) and self.sync(workspace):
+                                   ConsistentRead=True).get("Item") or {}
+        synced_at = float(marker["synced_at"]["N"]) if "synced_at" in marker else None
+        stale = synced_at is None or self._clock() - synced_at > SYNC_EVERY
+        if sync and self._token and stale and self._claim_sync(workspace):
+            if self.sync(workspace):
                 return self.custom(workspace)
-        rev = marker["rev"]["S"] if marker else ""
+        rev = marker.get("rev", {}).get("S", "")
         cached = self._cache.get(workspace)
         if cached and cached[0] == rev:
             return cached[1]
         custom = self._read_all(workspace)
         self._cache[workspace] = (rev, custom)
         return custom
+
+    def _claim_sync(self, workspace: str) -> bool:
+        """One caller at a time asks Slack (emoji.list is rate limited), and after a
+        failure nobody asks again for a while: the claim is a timestamp on the marker."""
+        now = int(self._clock())
+        try:
+            self._db.update_item(
+                TableName=self._table, Key=_key(workspace, REV),
+                UpdateExpression="SET sync_tried_at = :now",
+                ConditionExpression="attribute_not_exists(sync_tried_at) OR sync_tried_at < :then",
+                ExpressionAttributeValues={":now": {"N": str(now)},
+                                           ":then": {"N": str(now - RETRY_SYNC_AFTER)}})
+            return True
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
 
     def _read_all(self, workspace: str) -> Dict[str, str]:
         custom = {}
@@ -147,7 +164,6 @@ class EmojiCatalog:
         """Replace the copy here with Slack's emoji.list; False if Slack said no."""
         listed = self._fetch()
         if listed is None:
-            self._next_sync[workspace] = self._clock() + RETRY_SYNC_AFTER
             return False
         current = self._read_all(workspace)
         puts = [{"PutRequest": {"Item": {**_key(workspace, name), "value": {"S": value}}}}

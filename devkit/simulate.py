@@ -51,6 +51,19 @@ def reaction_event(reaction: str, *, added: bool = True, team_id: str = "T0DEMO"
     }
 
 
+def emoji_changed_event(subtype: str, *, team_id: str = "T0DEMO",
+                        event_id: Optional[str] = None, **fields) -> dict:
+    """An Events API envelope around an emoji_changed event: subtype `add` (name,
+    value), `remove` (names) or `rename` (old_name, new_name, value)."""
+    now = time.time()
+    return {
+        "token": "unused", "team_id": team_id, "api_app_id": "A0EMOJIBOARD",
+        "type": "event_callback", "event_id": event_id or "Ev" + uuid.uuid4().hex[:16].upper(),
+        "event_time": int(now),
+        "event": {"type": "emoji_changed", "subtype": subtype, "event_ts": f"{now:.6f}", **fields},
+    }
+
+
 def encode(envelope: dict) -> bytes:
     return json.dumps(envelope).encode("utf-8")
 

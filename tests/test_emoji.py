@@ -1,0 +1,211 @@
+"""Emoji as Slack shows them: glyphs from emoji-data, and the workspace's custom emoji
+from `emoji.list` (the app's slack_sdk WebClient against the devkit's stand-in for
+Slack's Web API, over HTTP) and from signed `emoji_changed` events, kept in DynamoDB."""
+import pytest
+import requests
+
+from chalicelib import emoji
+from chalicelib.slack_events import emoji_value_ok
+from devkit import simulate
+from tests.conftest import TEAM
+from tests.helpers import dashboard, post_event, reaction, receive, wait_for, connection_ids
+
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+def rows(stack, window="all"):
+    response = requests.get(f"{stack.url}/api/leaderboard",
+                            params={"window": window, "limit": 500}, timeout=10)
+    assert response.status_code == 200, response.text
+    return {row["emoji"]: row for row in response.json()["leaderboard"]}
+
+
+def looks(stack):
+    """Each emoji's look, read several times: the gateway spreads the reads over its
+    app instances, and every one of them must agree."""
+    seen = [{name: {k: v for k, v in row.items() if k in ("glyph", "image_url")}
+             for name, row in rows(stack).items()} for _ in range(10)]
+    assert all(s == seen[0] for s in seen), seen
+    return seen[0]
+
+
+def change(stack, subtype, **fields):
+    """Change a custom emoji as Slack would: in its own list (the stand-in's), then an
+    emoji_changed event to the app."""
+    envelope = simulate.emoji_changed_event(subtype, team_id=TEAM, **fields)
+    response = post_event(stack, envelope)
+    if response.status_code == 200:
+        listed = stack.slack.emoji
+        for name in fields.get("names", []) + [fields.get("old_name")]:
+            listed.pop(name, None)
+        if "value" in fields:
+            listed[fields.get("name") or fields["new_name"]] = fields["value"]
+    return response, envelope
+
+
+@pytest.fixture
+def slack(stack):
+    """The stand-in's emoji as the test leaves them are put back afterwards."""
+    yield stack.slack
+    stack.slack.reset()
+
+
+# ---- pure ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, char", [
+    ("thumbsup", "\U0001F44D"), ("+1", "\U0001F44D"), ("heart", "\u2764\ufe0f"),
+    ("t-rex", "\U0001F996"), ("flag-fr", "\U0001F1EB\U0001F1F7"), ("100", "\U0001F4AF"),
+])
+def test_standard_emoji_have_their_glyph(name, char):
+    assert emoji.glyph(name) == char
+
+
+@pytest.mark.parametrize("name", ["party-parrot", "t_rex_", "", EVIL])
+def test_unknown_names_have_no_glyph(name):
+    assert emoji.glyph(name) is None
+
+
+def test_aliases_resolve_to_images_or_glyphs_and_never_loop():
+    custom = {"blobparrot": "https://emoji.example/p.png", "pp": "alias:blobparrot",
+              "yes": "alias:thumbsup", "loop-a": "alias:loop-b", "loop-b": "alias:loop-a",
+              "bad": "javascript:alert(1)", "to-bad": "alias:bad"}
+    assert emoji.look("pp", custom) == {"image_url": "https://emoji.example/p.png"}
+    assert emoji.look("yes", custom) == {"glyph": "\U0001F44D"}
+    assert emoji.look("loop-a", custom) == {}
+    assert emoji.look("bad", custom) == {}
+    assert emoji.look("to-bad", custom) == {}
+    assert emoji.look("nobody", custom) == {}
+
+
+@pytest.mark.parametrize("value, ok", [
+    ("https://emoji.slack-edge.com/T1/p/abc.png", True), ("http://127.0.0.1:8000/a.svg", True),
+    ("alias:thumbsup", True), ("alias:", False), ("javascript:alert(1)", False),
+    ("data:image/svg+xml,<svg onload=alert(1)>", False), ("https://a b/c.png", False),
+    ("//emoji.example/p.png", False), ("https://emoji.example/\nx", False),
+])
+def test_only_http_urls_and_aliases_are_emoji_values(value, ok):
+    assert emoji_value_ok(value) is ok
+
+
+# ---- custom emoji from Slack's emoji.list ----------------------------------------------
+
+
+def test_custom_emoji_come_from_emoji_list_once(stack, slack):
+    slack.emoji["yes"] = "alias:thumbsup"
+    for name in ("party-parrot", "partyparrot", "shipit", "yes", "fire", "mystery"):
+        post_event(stack, reaction(name))
+    calls = slack.calls
+    assert looks(stack) == {
+        "party-parrot": {"image_url": slack.image_url("party-parrot")},
+        "partyparrot": {"image_url": slack.image_url("party-parrot")},  # an alias
+        "shipit": {"image_url": slack.image_url("shipit")},
+        "yes": {"glyph": "\U0001F44D"},  # an alias of a standard emoji
+        "fire": {"glyph": "\U0001F525"},
+        "mystery": {},
+    }
+    assert slack.calls - calls <= 8  # at most once per app instance, then from DynamoDB
+    calls = slack.calls
+    looks(stack)
+    assert slack.calls == calls
+
+
+def test_unsafe_urls_from_slack_are_never_passed_on(stack, slack):
+    slack.emoji["sneaky"] = "javascript:alert(1)"
+    post_event(stack, reaction("sneaky"))
+    assert looks(stack) == {"sneaky": {}}
+
+
+def test_slack_refusing_the_token_leaves_the_board_working(stack, slack):
+    slack.token = "xoxb-some-other-token"  # so the app's token is invalid_auth
+    try:
+        post_event(stack, reaction("party-parrot"))
+        post_event(stack, reaction("fire"))
+        calls = slack.calls
+        assert looks(stack) == {"party-parrot": {}, "fire": {"glyph": "\U0001F525"}}
+        assert slack.calls == calls + 1  # asked once; not again on every read
+    finally:
+        slack.token = "xoxb-local-emojiboard"
+
+
+def test_snapshots_and_updates_carry_the_looks(stack, slack):
+    post_event(stack, reaction("party-parrot", user="U1"))
+    with dashboard(stack) as socket:
+        wait_for(lambda: connection_ids(stack))
+        socket.send('{"action": "snapshot", "window": "24h"}')
+        snapshot = receive(socket)
+        assert snapshot["total"] == 1
+        assert snapshot["leaderboard"] == [{"emoji": "party-parrot", "count": 1, "version": 1,
+                                            "image_url": slack.image_url("party-parrot")}]
+        post_event(stack, reaction("fire", user="U2"))
+        update = receive(socket)
+        assert {c["glyph"] for c in update["changes"]} == {"\U0001F525"}
+        post_event(stack, reaction("party-parrot", user="U3"))
+        update = receive(socket)
+        assert {c["image_url"] for c in update["changes"]} == {slack.image_url("party-parrot")}
+
+
+# ---- custom emoji from emoji_changed events ----------------------------------------------
+
+
+def test_emoji_changed_add_rename_remove_reach_every_instance_at_once(stack, slack):
+    post_event(stack, reaction("blobwave"))
+    post_event(stack, reaction("blob-wave"))
+    assert looks(stack) == {"blob-wave": {}, "blobwave": {}}
+
+    url = "https://emoji.example/T0TEST/blobwave/1.png"
+    response, _ = change(stack, "add", name="blobwave", value=url)
+    assert response.json() == {"ok": True, "result": "applied"}
+    assert looks(stack) == {"blob-wave": {}, "blobwave": {"image_url": url}}
+
+    change(stack, "rename", old_name="blobwave", new_name="blob-wave", value=url)
+    assert looks(stack) == {"blob-wave": {"image_url": url}, "blobwave": {}}
+
+    change(stack, "remove", names=["blob-wave"])
+    assert looks(stack) == {"blob-wave": {}, "blobwave": {}}
+
+
+def test_a_retried_emoji_change_applies_once(stack, slack):
+    post_event(stack, reaction("spooky-blob"))
+    response, added = change(stack, "add", name="spooky-blob", value="https://emoji.example/g.png")
+    change(stack, "remove", names=["spooky-blob"])
+    retry = post_event(stack, added, retry=1)  # Slack delivers the add again, late
+    assert retry.status_code == 200 and retry.json()["result"] == "duplicate"
+    assert looks(stack) == {"spooky-blob": {}}
+
+
+def test_a_custom_emoji_with_a_hostile_name_is_data(stack, slack):
+    url = "https://emoji.example/evil.png"
+    change(stack, "add", name=EVIL, value=url)
+    post_event(stack, reaction(EVIL))
+    assert looks(stack) == {EVIL: {"image_url": url}}
+
+
+@pytest.mark.parametrize("subtype, fields, message", [
+    ("add", {"name": "x1", "value": "javascript:alert(1)"}, "event.value"),
+    ("add", {"name": "x1"}, "event.value"),
+    ("add", {"value": "https://emoji.example/a.png"}, "event.name"),
+    ("add", {"name": "n" * 101, "value": "https://emoji.example/a.png"}, "longer than 100"),
+    ("remove", {"names": "x1"}, "event.names"),
+    ("remove", {"names": []}, "event.names"),
+    ("remove", {"names": ["x1", 7]}, "event.names"),
+    ("rename", {"old_name": "x1", "new_name": "x2"}, "event.value"),
+    ("explode", {"name": "x1"}, "event.subtype"),
+])
+def test_malformed_emoji_changes_are_400_and_change_nothing(stack, slack, subtype, fields, message):
+    url = "https://emoji.example/x1.png"
+    change(stack, "add", name="x1", value=url)
+    post_event(stack, reaction("x1"))
+    response, _ = change(stack, subtype, **fields)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert looks(stack) == {"x1": {"image_url": url}}
+
+
+def test_emoji_changes_from_another_workspace_are_ignored(stack):
+    post_event(stack, reaction("intruder"))
+    envelope = simulate.emoji_changed_event("add", team_id="T0OTHER", name="intruder",
+                                            value="https://emoji.example/i.png")
+    response = post_event(stack, envelope)
+    assert response.status_code == 200 and "ignored" in response.json()
+    assert looks(stack) == {"intruder": {}}
