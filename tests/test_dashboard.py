@@ -220,18 +220,60 @@ def test_tv_mode_is_big_shows_the_top_ten_and_rotates(stack, open_page):
     expect(tv.locator("#total-label")).to_have_text("reactions in the last 7 days")
 
 
-def test_an_unknown_emoji_shows_its_name_on_a_badge_and_names_stay_text(stack, open_page):
+def emoji_changed(stack, subtype, **fields):
+    """A custom emoji changed in Slack: in its list (the stand-in's), then the event."""
+    envelope = simulate.emoji_changed_event(subtype, team_id=TEAM, **fields)
+    assert post_event(stack, envelope).status_code == 200
+    stack.slack.emoji[fields["name"]] = fields["value"]
+
+
+@pytest.fixture
+def slack(stack):
+    yield stack.slack
+    stack.slack.reset()
+
+
+def test_emoji_look_as_in_slack(stack, open_page, slack):
+    post_all(stack, "fire", "party-parrot", "partyparrot")
+    page = open_page("/?window=24h")
+    expect_live(page)
+    fire = rows(page).filter(has_text=":fire:")
+    expect(fire.locator(".emoji.glyph")).to_have_text("\U0001F525")
+    for name in ("party-parrot", "partyparrot"):  # the second is an alias of the first
+        image = rows(page).filter(has_text=f":{name}:").locator("img.emoji.image")
+        expect(image).to_have_attribute("src", slack.image_url("party-parrot"))
+        expect(image).to_have_attribute("alt", f":{name}:")
+        assert image.evaluate("i => i.decode().then(() => i.naturalWidth)") > 0
+
+    # An emoji that first appears in an update is drawn from the update's own fields.
+    post_event(stack, reaction("shipit", user="U9"))
+    image = rows(page).filter(has_text=":shipit:").locator("img.emoji.image")
+    expect(image).to_have_attribute("src", slack.image_url("shipit"), timeout=2000)
+
+
+def test_unknown_emoji_and_lost_images_show_their_name_on_a_badge(stack, open_page, slack):
+    emoji_changed(stack, "add", name="vanished", value=slack.image_url("vanished"))  # a 404
+    post_all(stack, "vanished", "no-such-emoji-anywhere")
+    page = open_page("/?window=24h")
+    expect_live(page)
+    for name in ("vanished", "no-such-emoji-anywhere"):
+        expect(rows(page).filter(has_text=f":{name}:").locator(".emoji.badge")).to_have_text(name)
+    expect(page.locator("#leaderboard img")).to_have_count(0)
+
+
+def test_hostile_names_stay_text(stack, open_page, slack):
     evil = "<img src=x onerror=alert(1)>"
-    post_all(stack, evil, "no-such-emoji-anywhere")
+    emoji_changed(stack, "add", name=evil, value=slack.image_url("party-parrot"))
+    post_all(stack, evil, "<b>bold</b>")
     page = open_page("/?window=24h")
     page.on("dialog", lambda dialog: pytest.fail("a name from Slack ran as script"))
     expect_live(page)
     row = rows(page).filter(has_text="onerror")
     expect(row.locator(".name")).to_have_text(f":{evil}:")
-    expect(row.locator(".emoji.badge")).to_have_text(evil)
-    assert page.locator("#leaderboard img").count() == 0
-    expect(rows(page).filter(has_text="no-such").locator(".emoji.badge")).to_have_text(
-        "no-such-emoji-anywhere")
+    expect(row.locator("img.emoji.image")).to_have_attribute("alt", f":{evil}:")
+    expect(rows(page).filter(has_text="bold").locator(".emoji.badge")).to_have_text("<b>bold</b>")
+    assert page.locator("#leaderboard b").count() == 0
+    assert page.locator("#leaderboard img").count() == 1  # the custom emoji's own image
 
 
 def test_nothing_loads_from_elsewhere_and_no_policy_is_broken(stack, open_page):
