@@ -16,8 +16,8 @@ const RETRY_CAP_MS = 30_000;
 const OFFLINE_AFTER_MS = 30_000; // down this long (or the browser says so): "offline"
 
 export class LiveSocket {
-  // onOpen(send) runs for every new socket (ask for snapshots there); onMessage
-  // gets every parsed message; onState gets "live" | "reconnecting" | "offline".
+  // onOpen() runs for every new socket once `send` uses it (ask for snapshots there);
+  // onMessage gets every parsed message; onState "live" | "reconnecting" | "offline".
   constructor(url, { onOpen, onMessage, onState }) {
     Object.assign(this, { url, onOpen, onMessage, onState });
     this.socket = null;
@@ -54,7 +54,7 @@ export class LiveSocket {
       this.attempt = 0;
       this.downSince = null;
       this.onState("live");
-      this.onOpen((message) => socket.send(JSON.stringify(message)));
+      this.onOpen();
       if (previous) {
         // Handover: both sockets deliver for a moment (versions drop repeats).
         setTimeout(() => previous.close(1000, "replaced"), HANDOVER_OVERLAP_MS);
