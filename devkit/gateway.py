@@ -5,7 +5,8 @@
                           handlers, with events shaped as API Gateway sends them
   /@connections/{id}      the API Gateway Management API (POST, GET, DELETE), so the
                           app's boto3 `apigatewaymanagementapi` client works unchanged
-  /slack-api/*            a stand-in for Slack's Web API (devkit/slack_api.py)
+  /slack-api/*            a stand-in for Slack's Web API (devkit/slack_api.py): emoji.list
+  /demo-emoji/{name}.svg  the demo workspace's custom emoji images
   everything else         the dashboard's static files
 
 Like Lambda, each app instance serves one request at a time: Chalice keeps the
@@ -113,8 +114,10 @@ class Gateway:
         self.web = web.Application(client_max_size=10 * 1024 * 1024)  # API Gateway's payload limit
         self.web.router.add_get("/ws", self.websocket)
         self.web.router.add_route("*", "/@connections/{connection_id}", self.management)
-        if slack is not None:
-            slack.add_routes(self.web)
+        # Slack's Web API as far as the app uses it (emoji.list) and the demo emoji
+        # images; the stack passes its own so it outlives gateway restarts.
+        self.slack = slack if slack is not None else slack_api.SlackWebAPI()
+        self.slack.add_routes(self.web)
         self.web.router.add_route("*", "/{tail:.*}", self.http)
 
     # ---- HTTP routes, through Chalice --------------------------------------

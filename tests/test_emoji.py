@@ -5,6 +5,7 @@ import pytest
 import requests
 
 from chalicelib import emoji
+from chalicelib.settings import SLACK_API_URL
 from chalicelib.slack_events import emoji_value_ok
 from devkit import simulate
 from tests.conftest import TEAM
@@ -35,7 +36,7 @@ def change(stack, subtype, **fields):
     envelope = simulate.emoji_changed_event(subtype, team_id=TEAM, **fields)
     response = post_event(stack, envelope)
     if response.status_code == 200:
-        listed = stack.slack.emoji
+        listed = stack.gateway.slack.emoji
         for name in fields.get("names", []) + [fields.get("old_name")]:
             listed.pop(name, None)
         if "value" in fields:
@@ -45,9 +46,11 @@ def change(stack, subtype, **fields):
 
 @pytest.fixture
 def slack(stack):
-    """The stand-in's emoji as the test leaves them are put back afterwards."""
-    yield stack.slack
-    stack.slack.reset()
+    """The gateway's stand-in for Slack's Web API; its emoji, token and failure switch
+    are put back afterwards."""
+    yield stack.gateway.slack
+    stack.gateway.slack.reset()
+    stack.gateway.slack.token = "xoxb-local-emojiboard"
 
 
 # ---- pure ------------------------------------------------------------------------------
@@ -83,6 +86,9 @@ def test_aliases_resolve_to_images_or_glyphs_and_never_loop():
     ("alias:thumbsup", True), ("alias:", False), ("javascript:alert(1)", False),
     ("data:image/svg+xml,<svg onload=alert(1)>", False), ("https://a b/c.png", False),
     ("//emoji.example/p.png", False), ("https://emoji.example/\nx", False),
+    ("https://[::1/p.png", False), ("https://emoji.example:port/p.png", False),
+    ("https://emoji.example/\x7f.png", False), ("https:///p.png", False),
+    ("https://emoji.example/" + "p" * 1000, True), ("https://emoji.example/" + "p" * 1010, False),
 ])
 def test_only_http_urls_and_aliases_are_emoji_values(value, ok):
     assert emoji_value_ok(value) is ok
@@ -118,14 +124,37 @@ def test_unsafe_urls_from_slack_are_never_passed_on(stack, slack):
 
 def test_slack_refusing_the_token_leaves_the_board_working(stack, slack):
     slack.token = "xoxb-some-other-token"  # so the app's token is invalid_auth
-    try:
-        post_event(stack, reaction("party-parrot"))
-        post_event(stack, reaction("fire"))
-        calls = slack.calls
-        assert looks(stack) == {"party-parrot": {}, "fire": {"glyph": "\U0001F525"}}
-        assert slack.calls == calls + 1  # asked once; not again on every read
-    finally:
-        slack.token = "xoxb-local-emojiboard"
+    post_event(stack, reaction("party-parrot"))
+    post_event(stack, reaction("fire"))
+    calls = slack.calls
+    assert looks(stack) == {"party-parrot": {}, "fire": {"glyph": "\U0001F525"}}
+    assert slack.calls == calls + 1  # asked once; not again on every read
+
+
+@pytest.mark.parametrize("failure", ["ratelimited", "down", "reset"])
+def test_slack_failing_leaves_the_board_and_snapshots_working(stack, slack, failure, caplog):
+    # FAULT INJECTION: the stand-in answers 429 ratelimited, a non-JSON 503, or drops
+    # the connection, as Slack (or the network to it) sometimes does.
+    slack.failure = failure
+    caplog.set_level("WARNING", logger="chalicelib.emoji")
+    post_event(stack, reaction("party-parrot"))
+    post_event(stack, reaction("fire"))
+    assert looks(stack) == {"party-parrot": {}, "fire": {"glyph": "\U0001F525"}}
+    with dashboard(stack) as socket:
+        socket.send('{"action": "snapshot", "window": "all"}')
+        snapshot = receive(socket)
+    assert snapshot["type"] == "snapshot" and snapshot["total"] == 2
+    assert {r["emoji"]: r.get("image_url") for r in snapshot["leaderboard"]} == {
+        "party-parrot": None, "fire": None}
+    [logged] = [r.getMessage() for r in caplog.records if "emoji.list" in r.getMessage()]
+    assert {"ratelimited": "ratelimited", "down": "503",
+            "reset": "RemoteDisconnected"}[failure] in logged, logged
+
+
+def test_the_app_asks_the_stand_in_and_slack_is_the_default(stack):
+    from chalicelib import services
+    assert services.get().settings.slack_api_url == stack.gateway.slack.api_url
+    assert SLACK_API_URL == "https://slack.com/api/"
 
 
 def test_snapshots_and_updates_carry_the_looks(stack, slack):
@@ -174,11 +203,30 @@ def test_a_retried_emoji_change_applies_once(stack, slack):
     assert looks(stack) == {"spooky-blob": {}}
 
 
-def test_a_custom_emoji_with_a_hostile_name_is_data(stack, slack):
+@pytest.mark.parametrize("name", [EVIL, "REV", "#rev", "alias:thumbsup"])
+def test_a_custom_emoji_with_a_hostile_name_is_data(stack, slack, name):
     url = "https://emoji.example/evil.png"
-    change(stack, "add", name=EVIL, value=url)
-    post_event(stack, reaction(EVIL))
-    assert looks(stack) == {EVIL: {"image_url": url}}
+    assert change(stack, "add", name=name, value=url)[0].status_code == 200
+    post_event(stack, reaction(name))
+    post_event(stack, reaction("fire"))
+    assert looks(stack) == {name: {"image_url": url}, "fire": {"glyph": "\U0001F525"}}
+    change(stack, "remove", names=[name])
+    assert looks(stack) == {name: {}, "fire": {"glyph": "\U0001F525"}}
+
+
+def test_every_container_sees_an_emoji_change_at_once(stack, slack):
+    """The devkit's app instances share one process; Lambda containers do not. Two
+    catalogs with caches of their own stand for two containers."""
+    containers = [emoji.EmojiCatalog(stack.dynamodb_client(), stack.counts_table, None,
+                                     SLACK_API_URL) for _ in range(2)]
+    assert [c.custom(TEAM) for c in containers] == [{}, {}]
+    url = "https://emoji.example/T0TEST/ok/1.png"
+    change(stack, "add", name="ok-hand", value=url)
+    assert [c.custom(TEAM) for c in containers] == [{"ok-hand": url}] * 2
+    change(stack, "rename", old_name="ok-hand", new_name="okay", value=url)
+    assert [c.custom(TEAM) for c in containers] == [{"okay": url}] * 2
+    change(stack, "remove", names=["okay"])
+    assert [c.custom(TEAM) for c in containers] == [{}, {}]
 
 
 @pytest.mark.parametrize("subtype, fields, message", [

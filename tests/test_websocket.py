@@ -140,6 +140,7 @@ def test_big_snapshots_are_split_under_the_frame_limit(stack):
             assert len(raw.encode()) <= messages.MAX_MESSAGE_BYTES
             parts.append(json.loads(raw))
     assert [p["part"] for p in parts] == list(range(1, len(parts) + 1)) and len(parts) > 1
+    assert {p["total"] for p in parts} == {500}  # every part says the whole board's total
     rows = [row for p in parts for row in p["leaderboard"]]
     assert [r["emoji"] for r in rows] == sorted(names)
 
