@@ -229,6 +229,21 @@ def test_every_container_sees_an_emoji_change_at_once(stack, slack):
     assert [c.custom(TEAM) for c in containers] == [{}, {}]
 
 
+def test_a_removal_of_many_emoji_spans_transactions_and_still_applies_once(stack, slack):
+    # More names than one DynamoDB transaction holds (100 items): several commit.
+    names = [f"blob-{i:03d}" for i in range(150)]
+    slack.emoji.update({n: f"https://emoji.example/{n}.png" for n in names})
+    post_event(stack, reaction("blob-149"))
+    assert looks(stack) == {"blob-149": {"image_url": "https://emoji.example/blob-149.png"}}
+    response, removal = change(stack, "remove", names=names)
+    assert response.json()["result"] == "applied"
+    assert looks(stack) == {"blob-149": {}}
+    assert post_event(stack, removal, retry=1).json()["result"] == "duplicate"
+    assert emoji.EmojiCatalog(stack.dynamodb_client(), stack.counts_table, None,
+                              SLACK_API_URL).custom(TEAM) == {
+        n: v for n, v in slack.emoji.items() if not n.startswith("blob-")}
+
+
 @pytest.mark.parametrize("subtype, fields, message", [
     ("add", {"name": "x1", "value": "javascript:alert(1)"}, "event.value"),
     ("add", {"name": "x1"}, "event.value"),
