@@ -25,6 +25,9 @@ from functools import lru_cache
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from botocore.exceptions import BotoCoreError, ClientError
+# Costs nothing more at cold start: the route's SignatureVerifier import loads slack_sdk.
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from .counts import dedupe_put, is_duplicate
 from .slack_events import MAX_EMOJI_NAME, EmojiChanged, emoji_value_ok
@@ -186,9 +189,6 @@ class EmojiCatalog:
         return True
 
     def _fetch(self) -> Optional[Dict[str, str]]:
-        # slack_sdk's web client is only needed here: imported on first use.
-        from slack_sdk import WebClient
-        from slack_sdk.errors import SlackApiError, SlackClientError
         try:
             response = WebClient(token=self._token, base_url=self._slack_api_url,
                                  timeout=SLACK_TIMEOUT).emoji_list()
