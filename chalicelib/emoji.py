@@ -171,6 +171,8 @@ class EmojiCatalog:
 
     def sync(self, workspace: str) -> bool:
         """Replace the copy here with Slack's emoji.list; False if Slack said no."""
+        before = self._db.get_item(TableName=self._table, Key=_marker(workspace),
+                                   ConsistentRead=True).get("Item", {}).get("rev")
         listed = self._fetch()
         if listed is None:
             return False
@@ -180,10 +182,25 @@ class EmojiCatalog:
         deletes = [{"DeleteRequest": {"Key": _key(workspace, name)}}
                    for name in current if name not in listed]
         self._batch_write(puts + deletes)
-        self._db.update_item(TableName=self._table, Key=_marker(workspace),
-                             UpdateExpression="SET rev = :rev, synced_at = :at",
-                             ExpressionAttributeValues={":rev": {"S": uuid.uuid4().hex},
-                                                        ":at": {"N": str(int(self._clock()))}})
+        rev = {":rev": {"S": uuid.uuid4().hex}}
+        try:
+            # Synced only if no emoji_changed landed meanwhile: the list may predate it
+            # and the writes above may have undone it.
+            self._db.update_item(
+                TableName=self._table, Key=_marker(workspace),
+                UpdateExpression="SET rev = :rev, synced_at = :at",
+                ConditionExpression="rev = :before" if before else "attribute_not_exists(rev)",
+                ExpressionAttributeValues={**rev, ":at": {"N": str(int(self._clock()))},
+                                           **({":before": before} if before else {})})
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            # Still unsynced: asked again once the claim lapses, with a fresh list.
+            self._db.update_item(TableName=self._table, Key=_marker(workspace),
+                                 UpdateExpression="SET rev = :rev",
+                                 ExpressionAttributeValues=rev)
+            log.warning("an emoji change landed during the emoji.list sync; syncing again "
+                        "in %d s", RETRY_SYNC_AFTER)
         log.info("custom emoji synced from Slack: %d listed, %d written, %d removed",
                  len(listed), len(puts), len(deletes))
         return True

@@ -244,6 +244,29 @@ def test_a_removal_of_many_emoji_spans_transactions_and_still_applies_once(stack
         n: v for n, v in slack.emoji.items() if not n.startswith("blob-")}
 
 
+def test_an_emoji_change_during_a_sync_leaves_it_unsynced_until_a_fresh_list(stack, slack):
+    """An emoji_changed can land between Slack's answer and the sync's writes, which
+    then undo it: the sync must not count as done, so the next one repairs it."""
+    class Interleaved(emoji.EmojiCatalog):  # the race, made to happen every time
+        def _fetch(self):
+            listed = super()._fetch()
+            change(stack, "add", name="late", value="https://emoji.example/late.png")
+            return listed
+
+    catalog = Interleaved(stack.dynamodb_client(), stack.counts_table,
+                          "xoxb-local-emojiboard", slack.api_url)
+    assert catalog.sync(TEAM)
+    marker = stack.dynamodb_client().get_item(
+        TableName=stack.counts_table, Key={"pk": {"S": f"EMOJIREV#{TEAM}"}, "sk": {"S": "REV"}},
+        ConsistentRead=True)["Item"]
+    assert "synced_at" not in marker  # so the next read asks Slack again
+    again = emoji.EmojiCatalog(stack.dynamodb_client(), stack.counts_table,
+                               "xoxb-local-emojiboard", slack.api_url)
+    assert again.sync(TEAM)
+    assert again.custom(TEAM)["late"] == "https://emoji.example/late.png"
+    assert catalog.custom(TEAM) == again.custom(TEAM) == slack.emoji
+
+
 @pytest.mark.parametrize("subtype, fields, message", [
     ("add", {"name": "x1", "value": "javascript:alert(1)"}, "event.value"),
     ("add", {"name": "x1"}, "event.value"),
