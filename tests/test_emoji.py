@@ -270,6 +270,8 @@ def test_an_emoji_change_during_a_sync_leaves_it_unsynced_until_a_fresh_list(sta
 @pytest.mark.parametrize("subtype, fields, message", [
     ("add", {"name": "x1", "value": "javascript:alert(1)"}, "event.value"),
     ("add", {"name": "x1"}, "event.value"),
+    ("add", {"name": "x1", "value": "https://[::1/x.png"}, "event.value"),
+    ("add", {"name": "x1", "value": "data:image/png;base64,AAAA"}, "event.value"),
     ("add", {"value": "https://emoji.example/a.png"}, "event.name"),
     ("add", {"name": "n" * 101, "value": "https://emoji.example/a.png"}, "longer than 100"),
     ("remove", {"names": "x1"}, "event.names"),

@@ -1,4 +1,6 @@
 """Pure functions: settings, message sizes, windows. No I/O, so nothing to stand in."""
+import json
+
 import pytest
 
 from chalicelib import messages, settings, windows
@@ -22,6 +24,24 @@ def test_management_endpoint_on_aws_and_locally():
     assert local.management_endpoint() == "http://127.0.0.1:8000"
     with pytest.raises(settings.SettingsError, match="WEBSOCKET_API_ID"):
         settings.load(base).management_endpoint()
+
+
+def test_slack_web_api_settings():
+    base = {"COUNTS_TABLE": "a", "CONNECTIONS_TABLE": "b"}
+    default = settings.load(base)
+    assert (default.slack_bot_token, default.slack_api_url) == (None, "https://slack.com/api/")
+    local = settings.load({**base, "SLACK_BOT_TOKEN": " xoxb-1 ",
+                           "SLACK_API_URL": "http://127.0.0.1:8000/slack-api/"})
+    assert (local.slack_bot_token, local.slack_api_url) == (
+        "xoxb-1", "http://127.0.0.1:8000/slack-api/")
+
+
+def test_a_split_snapshot_says_the_total_in_every_part():
+    rows = [{"emoji": f"e{i:04d}" + "x" * 90, "count": 1, "version": 1} for i in range(600)]
+    parts = [json.loads(m) for m in messages.snapshot("all", rows, 600)]
+    assert len(parts) > 1 and {p["total"] for p in parts} == {600}
+    assert [p["part"] for p in parts] == list(range(1, len(parts) + 1))
+    assert {p["parts"] for p in parts} == {len(parts)}
 
 
 def test_updates_split_under_the_frame_limit():
