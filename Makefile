@@ -7,13 +7,17 @@ NODE_STAMP := node_modules/.installed
 PORT ?= 8000
 DYNAMODB ?= local
 
-.PHONY: run test install check-java clean
+.PHONY: run test bench install check-java clean
 
 run: install check-java
 	$(PY) -m devkit serve --demo --port $(PORT) --dynamodb $(DYNAMODB)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Performance figures on this machine (a few minutes; docs/performance.md has the last ones).
+bench: install check-java
+	$(PY) -m devkit bench $(BENCH_ARGS)
 
 install: $(PY_STAMP) $(NODE_STAMP)
 

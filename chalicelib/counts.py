@@ -66,6 +66,10 @@ def _n(value: int) -> dict:
     return {"N": str(value)}
 
 
+def _reaction_key(event: Reaction, workspace: str) -> dict:
+    return {"pk": {"S": f"R#{workspace}#{event.item}"}, "sk": {"S": f"{event.user}#{event.reaction}"}}
+
+
 def dedupe_put(table: str, workspace: str, event_id: str, now: float) -> dict:
     """The transaction item that makes an event count once: a Slack retry of the
     same event_id fails its condition, and with it the whole transaction."""
@@ -94,18 +98,11 @@ class CountStore:
 
     def record(self, event: Reaction, workspace: str) -> Outcome:
         """Count one reaction event exactly once; say which buckets changed."""
-        reaction_key = {"pk": {"S": f"R#{workspace}#{event.item}"},
-                        "sk": {"S": f"{event.user}#{event.reaction}"}}
         for attempt in range(MAX_ATTEMPTS):
             now = self._clock()
-            current = self._db.get_item(TableName=self._table, Key=reaction_key,
-                                        ConsistentRead=True).get("Item")
-            delta, bucket_time, new_state = _transition(current, event, now)
-            touched = windows.buckets_for_event(bucket_time, now) if delta else []
-            items = [dedupe_put(self._table, workspace, event.event_id, now),
-                     self._reaction_put(reaction_key, current, new_state)]
-            items += [self._counter_update(workspace, event.emoji, b, delta, bucket_time)
-                      for b in touched]
+            current = self._db.get_item(TableName=self._table, ConsistentRead=True,
+                                        Key=_reaction_key(event, workspace)).get("Item")
+            items, delta, touched = self.transaction(event, workspace, current, now)
             try:
                 self._db.transact_write_items(TransactItems=items)
             except ClientError as error:
@@ -125,6 +122,18 @@ class CountStore:
                 continue
             return Outcome("counted" if delta else "unchanged", event.emoji, touched, now)
         raise RuntimeError(f"event {event.event_id} kept conflicting; Slack will retry it")
+
+    def transaction(self, event: Reaction, workspace: str, current: Optional[dict],
+                    now: float):
+        """The one TransactWriteItems that counts `event`, given the reaction's
+        `current` record: (items, delta, touched buckets)."""
+        delta, bucket_time, new_state = _transition(current, event, now)
+        touched = windows.buckets_for_event(bucket_time, now) if delta else []
+        items = [dedupe_put(self._table, workspace, event.event_id, now),
+                 self._reaction_put(_reaction_key(event, workspace), current, new_state)]
+        items += [self._counter_update(workspace, event.emoji, b, delta, bucket_time)
+                  for b in touched]
+        return items, delta, touched
 
     def _reaction_put(self, key: dict, current: Optional[dict], state: dict) -> dict:
         version = int(current["ver"]["N"]) if current else 0

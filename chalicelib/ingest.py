@@ -72,4 +72,4 @@ def _emoji_changed(event: slack_events.EmojiChanged, services: Services) -> Repl
     except (ClientError, BotoCoreError, RuntimeError) as error:
         log.error("could not apply emoji change %s: %s", event.event_id, error)
         return 503, {"error": "the store is unavailable; Slack will retry"}
-    return 200, {"ok": True, "result": "duplicate" if result == "duplicate" else "applied"}
+    return 200, {"ok": True, "result": result}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from . import dynamodb, simulate, site
+from . import bench as bench_module, dynamodb, simulate, site
 from .stack import LOCAL_SECRET, LocalStack
 
 DEFAULT_DATA_DIR = Path(".data") / "dynamodb"
@@ -103,3 +103,30 @@ def site_build(api_url, ws_url, out_dir, title, workspace):
         raise click.UsageError(str(error)) from None
     files = sorted(p.name for p in index.parent.iterdir() if not p.name.startswith("."))
     click.echo(f"built {len(files)} files into {index.parent}: {', '.join(files)}")
+
+
+@main.command()
+@click.option("--only", multiple=True, default=("ingest", "fanout", "burst", "cold-start"),
+              type=click.Choice(["ingest", "fanout", "burst", "cold-start"]), show_default=True,
+              help="Which figures to measure (repeat the option for several).")
+@click.option("--runs", default=3, show_default=True, type=click.IntRange(1, 50),
+              help="Repeats of each measurement; figures are medians.")
+@click.option("--events", default=300, show_default=True, type=click.IntRange(10),
+              help="Events per ingest run.")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--dashboards", default="100,1000", show_default=True,
+              help="Open dashboards for the fan-out latency, comma-separated.")
+@click.option("--burst-rate", default=200.0, show_default=True, type=click.FloatRange(1))
+@click.option("--burst-seconds", default=10.0, show_default=True, type=click.FloatRange(1))
+@click.option("--burst-dashboards", default=200, show_default=True, type=click.IntRange(1))
+def bench(only, runs, events, concurrency, dashboards, burst_rate, burst_seconds,
+          burst_dashboards):
+    """Measure the local stack: ingest overhead, fan-out latency, a burst, cold start."""
+    try:
+        sizes = [int(n) for n in dashboards.split(",")]
+    except ValueError:
+        raise click.BadParameter("a comma-separated list of numbers", param_hint="--dashboards")
+    if dynamodb.why_not_local():
+        raise click.ClickException(f"the bench needs DynamoDB Local: {dynamodb.why_not_local()}")
+    bench_module.run(list(only), runs, events, concurrency, sizes, burst_rate, burst_seconds,
+                     burst_dashboards)

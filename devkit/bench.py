@@ -1,0 +1,388 @@
+"""`python -m devkit bench`: figures for "will it keep up?" and "are the numbers exact?".
+
+The stack runs as `devkit serve` in a child process (its own interpreter, as a real
+gateway and Lambda would be), DynamoDB Local in another; the load and the dashboards
+run here. Every figure is the median over repeated runs, and each comparison is
+measured side by side in the same run, alternating, so a noisy machine hits both.
+"""
+import asyncio
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import boto3
+import requests
+import websockets
+from botocore.config import Config
+
+from chalicelib import slack_events
+from chalicelib.counts import CountStore
+
+from . import dynamodb, simulate
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-signing-secret"
+TEAM = "T0BENCH"
+
+
+def raise_file_limit() -> None:
+    """A thousand dashboards need a thousand sockets on each side."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def percentile(values: List[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+# ---- the stack under test -------------------------------------------------------------
+
+
+class Server:
+    """`python -m devkit serve` in a child process, with a fresh in-memory DynamoDB Local."""
+
+    def __init__(self, *extra: str, env: Optional[Dict[str, str]] = None):
+        self.port = dynamodb.free_port()
+        child_env = {k: v for k, v in os.environ.items()
+                     if k not in ("SLACK_TEAM_ID", "COUNTS_TABLE", "CONNECTIONS_TABLE")}
+        child_env.update(SLACK_SIGNING_SECRET=SECRET, **(env or {}))
+        self._data = tempfile.mkdtemp(prefix="emojiboard-bench-")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devkit", "serve", "--no-demo", "--port", str(self.port),
+             "--team-id", TEAM, "--data-dir", self._data, *extra],
+            cwd=ROOT, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        lines = []
+        while not any(line.startswith("Dashboard:") for line in lines):
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError("devkit serve did not start:\n" + "".join(lines))
+            lines.append(line)
+        self.dynamodb_url = re.search(r"DynamoDB:\s+(\S+)", "".join(lines)).group(1)
+        # Drain its log so the child never blocks on a full pipe.
+        threading.Thread(target=self.process.stdout.read, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def board(self, window: str = "all") -> Dict[str, int]:
+        rows = requests.get(f"{self.url}/api/leaderboard",
+                            params={"window": window, "limit": 500}, timeout=30).json()
+        return {row["emoji"]: row["count"] for row in rows["leaderboard"]}
+
+    def stop(self) -> None:
+        self.process.send_signal(2)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self._data, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def distinct_events(count: int, emoji_count: int = 40) -> List[dict]:
+    """Adds by different users on different messages: every one is counted."""
+    run = uuid.uuid4().hex[:6]
+    return [simulate.reaction_event(f"emoji-{i % emoji_count}", team_id=TEAM, user=f"U{run}{i}",
+                                    channel="C0BENCH", item_ts=f"1700000000.{i:06d}")
+            for i in range(count)]
+
+
+def post_all(url: str, envelopes: List[dict], concurrency: int) -> float:
+    """POST every event, signed, from `concurrency` threads; return events per second."""
+    bodies = [simulate.encode(e) for e in envelopes]
+    local = threading.local()
+
+    def post(body: bytes) -> int:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        return session.post(f"{url}/slack/events", data=body,
+                            headers=simulate.signed_headers(body, SECRET), timeout=30).status_code
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        started = time.perf_counter()
+        statuses = list(pool.map(post, bodies))
+        elapsed = time.perf_counter() - started
+    bad = [s for s in statuses if s != 200]
+    if bad:
+        raise RuntimeError(f"{len(bad)} of {len(statuses)} events were not accepted: {bad[:5]}")
+    return len(bodies) / elapsed
+
+
+# ---- 1. ingest overhead --------------------------------------------------------------
+
+
+def raw_store_rate(dynamodb_url: str, table: str, envelopes: List[dict],
+                   concurrency: int) -> float:
+    """The same TransactWriteItems the app issues for each event, and nothing else."""
+    client = boto3.client("dynamodb", endpoint_url=dynamodb_url, region_name="us-east-1",
+                          aws_access_key_id="local", aws_secret_access_key="local",
+                          config=Config(max_pool_connections=concurrency))
+    store = CountStore(client, table)
+    now = time.time()
+    transactions = [store.transaction(slack_events.parse(simulate.encode(e)), TEAM, None, now)[0]
+                    for e in envelopes]
+    with ThreadPoolExecutor(concurrency) as pool:
+        started = time.perf_counter()
+        list(pool.map(lambda items: client.transact_write_items(TransactItems=items),
+                      transactions))
+        return len(transactions) / (time.perf_counter() - started)
+
+
+@dataclass
+class Figures:
+    rows: List[List[str]] = field(default_factory=list)
+
+    def add(self, *cells) -> None:
+        self.rows.append([str(c) for c in cells])
+        print("  " + " | ".join(self.rows[-1]), flush=True)
+
+
+def ingest(figures: Figures, runs: int, events: int, concurrency: int) -> None:
+    with Server() as server:
+        post_all(server.url, distinct_events(50), concurrency)  # warm the app instances
+        app_rates, raw_rates = [], []
+        for _ in range(runs):
+            app_rates.append(post_all(server.url, distinct_events(events), concurrency))
+            raw_rates.append(raw_store_rate(server.dynamodb_url, "emojiboard-counts",
+                                            distinct_events(events), concurrency))
+    app, raw = statistics.median(app_rates), statistics.median(raw_rates)
+    ratios = [a / r for a, r in zip(app_rates, raw_rates)]
+    figures.add("ingest: app events/s (signed POST /slack/events)", f"{app:.0f}",
+                f"runs: {', '.join(f'{r:.0f}' for r in app_rates)}")
+    figures.add("ingest: raw TransactWriteItems/s", f"{raw:.0f}",
+                f"runs: {', '.join(f'{r:.0f}' for r in raw_rates)}")
+    figures.add("ingest: app / raw (target >= 0.7)", f"{statistics.median(ratios):.2f}",
+                f"runs: {', '.join(f'{r:.2f}' for r in ratios)}")
+
+
+# ---- dashboards -------------------------------------------------------------------------
+
+
+class Dashboards:
+    """N WebSocket dashboards on their own event loop thread; each keeps the highest
+    version per (window, emoji), as the page does, and the time of every update."""
+
+    def __init__(self, url: str, count: int):
+        self.url = url.replace("http", "ws", 1) + "/ws"
+        self.count = count
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.sockets: List = []
+        self.states: List[Dict] = [dict() for _ in range(count)]
+        self.arrivals: List[List[float]] = [[] for _ in range(count)]
+        self._run(self._open())
+
+    def _run(self, coroutine, timeout: float = 300):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    async def _open(self) -> None:
+        for start in range(0, self.count, 50):  # in waves, as office screens come on
+            batch = await asyncio.gather(*[websockets.connect(self.url, open_timeout=60,
+                                                              max_queue=None)
+                                           for _ in range(start, min(start + 50, self.count))])
+            self.sockets += batch
+        for index, socket in enumerate(self.sockets):
+            self.loop.create_task(self._listen(index, socket))
+
+    async def _listen(self, index: int, socket) -> None:
+        state, arrivals = self.states[index], self.arrivals[index]
+        try:
+            async for raw in socket:
+                message = json.loads(raw)
+                if message.get("type") != "update":
+                    continue
+                arrivals.append(time.perf_counter())
+                for change in message["changes"]:
+                    key = (change["window"], change["emoji"])
+                    if change["version"] >= state.get(key, (-1, 0))[0]:
+                        state[key] = (change["version"], change["count"])
+        except websockets.ConnectionClosed:
+            pass
+
+    def counts(self, index: int, window: str = "all") -> Dict[str, int]:
+        return {emoji: count for (w, emoji), (_, count) in self.states[index].items()
+                if w == window and count > 0}
+
+    def reset_arrivals(self) -> None:
+        for arrivals in self.arrivals:
+            arrivals.clear()
+
+    async def _close(self) -> None:
+        await asyncio.gather(*[s.close() for s in self.sockets], return_exceptions=True)
+
+    def close(self) -> None:
+        self._run(self._close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+# ---- 2. fan-out latency ------------------------------------------------------------------
+
+
+def fanout(figures: Figures, sizes: List[int], events: int, mode: str) -> None:
+    for size in sizes:
+        with Server() as server:
+            boards = Dashboards(server.url, size)
+            try:
+                p50s, p95s, maxes, missing = [], [], [], 0
+                for envelope in distinct_events(events):
+                    boards.reset_arrivals()
+                    body = simulate.encode(envelope)
+                    sent = time.perf_counter()
+                    requests.post(f"{server.url}/slack/events", data=body, timeout=30,
+                                  headers=simulate.signed_headers(body, SECRET))
+                    wait_until(lambda: all(boards.arrivals), timeout=10)
+                    latencies = [a[0] - sent for a in boards.arrivals if a]
+                    missing += size - len(latencies)
+                    p50s.append(percentile(latencies, 50))
+                    p95s.append(percentile(latencies, 95))
+                    maxes.append(max(latencies))
+                    time.sleep(0.2)
+            finally:
+                boards.close()
+        figures.add(f"fan-out ({mode}) to {size} dashboards: p50 / p95 / max s (target p95 <= 1 s at 1000)",
+                    f"{statistics.median(p50s):.3f} / {statistics.median(p95s):.3f} / "
+                    f"{statistics.median(maxes):.3f}",
+                    f"median of {events} events; updates never received: {missing}")
+
+
+# ---- 3. burst ------------------------------------------------------------------------------
+
+
+def burst(figures: Figures, rate: float, seconds: float, dashboards: int, mode: str) -> None:
+    with Server() as server:
+        boards = Dashboards(server.url, dashboards)
+        try:
+            traffic = simulate.Traffic(team_id=TEAM, seed=7).events()
+            envelopes = [next(traffic) for _ in range(int(rate * seconds))]
+            bodies = [simulate.encode(e) for e in envelopes]
+            local = threading.local()
+            statuses: List[int] = []
+
+            def post(body: bytes) -> None:
+                session = getattr(local, "session", None) or requests.Session()
+                local.session = session
+                statuses.append(session.post(f"{server.url}/slack/events", data=body, timeout=30,
+                                             headers=simulate.signed_headers(body, SECRET)).status_code)
+
+            boards.reset_arrivals()
+            started = time.perf_counter()
+            with ThreadPoolExecutor(64) as pool:  # open loop: events leave on schedule
+                for i, body in enumerate(bodies):
+                    delay = started + i / rate - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+                    pool.submit(post, body)
+                sent_in = time.perf_counter() - started
+            accepted_in = time.perf_counter() - started
+            expected = server.board("all")
+            exact = wait_until(lambda: all(boards.counts(i) == expected
+                                           for i in range(dashboards)), timeout=60)
+            settled_in = time.perf_counter() - started
+            # Messages each dashboard got for the burst, per second of the burst: the
+            # naive design sends one per event, `rate` per second.
+            per_second = [len(a) / seconds for a in boards.arrivals]
+            exact_count = sum(boards.counts(i) == expected for i in range(dashboards))
+        finally:
+            boards.close()
+    rejected = len([s for s in statuses if s != 200])
+    figures.add(f"burst ({mode}): {rate:g} events/s x {seconds:g} s, {dashboards} dashboards: "
+                "messages per dashboard per burst second (target <= 10)",
+                f"{statistics.median(per_second):.1f} (max {max(per_second):.1f})",
+                f"sent in {sent_in:.1f} s, all answered in {accepted_in:.1f} s, non-200: {rejected}")
+    figures.add(f"burst ({mode}): dashboards with the exact final counts",
+                f"{exact_count} / {dashboards}", f"{'settled' if exact else 'NOT settled'} "
+                f"{settled_in - accepted_in:.1f} s after the last answer")
+
+
+# ---- 4. cold start proxy ---------------------------------------------------------------------
+
+
+def _import_seconds(directory: Path, module: str) -> float:
+    code = ("import sys, time; sys.path.insert(0, '.'); t = time.perf_counter(); "
+            f"import {module}; print(time.perf_counter() - t)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=directory, capture_output=True,
+                         text=True, check=True).stdout
+    return float(out.strip())
+
+
+def cold_start(figures: Figures, runs: int) -> None:
+    with tempfile.TemporaryDirectory() as bare:
+        Path(bare, "app.py").write_text(
+            "from chalice import Chalice\napp = Chalice(app_name='bare')\n\n"
+            "@app.route('/')\ndef index():\n    return {}\n")
+        ours, theirs = [], []
+        for _ in range(runs):
+            ours.append(_import_seconds(ROOT, "app"))
+            theirs.append(_import_seconds(Path(bare), "app"))
+    ratios = [a / b for a, b in zip(ours, theirs)]
+    figures.add("cold start: import app.py / bare Chalice app (target <= 2x)",
+                f"{statistics.median(ratios):.2f}x",
+                f"{statistics.median(ours) * 1000:.0f} ms vs {statistics.median(theirs) * 1000:.0f} ms")
+    with tempfile.TemporaryDirectory() as out:
+        # The region only names the template's resources; nothing talks to AWS.
+        subprocess.run([str(Path(sys.executable).parent / "chalice"), "package", out], cwd=ROOT,
+                       check=True, capture_output=True,
+                       env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"})
+        package = Path(out, "deployment.zip")
+        with zipfile.ZipFile(package) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        figures.add("Lambda package (chalice package, target <= 10 MB)",
+                    f"{package.stat().st_size / 1e6:.2f} MB",
+                    f"{unpacked / 1e6:.2f} MB unpacked")
+
+
+# ---- the report ----------------------------------------------------------------------------
+
+
+def machine() -> str:
+    load = os.getloadavg()[0]
+    return (f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+            f"load average {load:.1f} at start")
+
+
+def run(only: List[str], runs: int, events: int, concurrency: int, sizes: List[int],
+        burst_rate: float, burst_seconds: float, burst_dashboards: int) -> Figures:
+    raise_file_limit()
+    figures = Figures()
+    print(f"Emojiboard bench: {machine()}; fan-out mode: inline", flush=True)
+    if "ingest" in only:
+        ingest(figures, runs, events, concurrency)
+    if "fanout" in only:
+        fanout(figures, sizes, events=max(3, runs * 2), mode="inline")
+    if "burst" in only:
+        burst(figures, burst_rate, burst_seconds, burst_dashboards, mode="inline")
+    if "cold-start" in only:
+        cold_start(figures, max(5, runs * 2))
+    return figures
