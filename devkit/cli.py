@@ -1,5 +1,6 @@
 """`python -m devkit ...`: the local stack and the Slack simulator."""
 import logging
+import signal
 import threading
 import time
 from pathlib import Path
@@ -36,6 +37,7 @@ def main():
               help="Count only this workspace's events (env SLACK_TEAM_ID).")
 def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id):
     """Run the whole app on one port: API, WebSocket, Management API, dashboard."""
+    _stop_on_signals()
     stack = LocalStack(host=host, port=port, dynamodb_choice=dynamodb_choice, data_dir=data_dir,
                        team_id=team_id)
     try:
@@ -60,6 +62,15 @@ def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id):
     finally:
         stop.set()
         stack.stop()
+
+
+def _stop_on_signals() -> None:
+    """`kill` (SIGTERM) stops the stack as Ctrl-C does, children included; and Ctrl-C
+    works even where a shell started us in the background with SIGINT ignored."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @main.command("simulate")

@@ -40,8 +40,8 @@ class Serve:
     def board(self):
         return requests.get(f"{self.url}/api/leaderboard", timeout=10).json()["leaderboard"]
 
-    def interrupt(self):
-        self.process.send_signal(signal.SIGINT)
+    def interrupt(self, signum=signal.SIGINT):
+        self.process.send_signal(signum)
         out, _ = self.process.communicate(timeout=30)
         return self.process.returncode, out
 
@@ -78,6 +78,14 @@ def test_serve_runs_everything_on_one_port_and_stops_cleanly(tmp_path):
         assert again.board() == before
     finally:
         again.interrupt()
+
+
+def test_sigterm_stops_serve_and_its_children():
+    serve = Serve("--no-demo", "--dynamodb", "moto")
+    code, out = serve.interrupt(signal.SIGTERM)
+    assert code == 0, out
+    assert "Stopping" in out
+    assert _down(serve.url) and _down(serve.dynamodb_url)
 
 
 def test_simulate_with_the_wrong_secret_fails_loudly(tmp_path):
