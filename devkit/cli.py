@@ -141,3 +141,72 @@ def bench(only, runs, events, concurrency, dashboards, burst_rate, burst_seconds
         raise click.ClickException(f"the bench needs DynamoDB Local: {dynamodb.why_not_local()}")
     bench_module.run(list(only), runs, events, concurrency, sizes, burst_rate, burst_seconds,
                      burst_dashboards)
+
+
+# ---- AWS ------------------------------------------------------------------------
+
+def _aws(stage, profile, region):
+    import boto3
+
+    from . import deploy as deploy_module, infra
+    if stage not in infra.stages():
+        raise click.BadParameter(f"must be one of {', '.join(infra.stages())}", param_hint="--stage")
+    session = boto3.session.Session(profile_name=profile, region_name=region)
+    if not session.region_name:
+        raise click.ClickException("no AWS region: pass --region, set AWS_REGION, "
+                                   "or give the profile a region")
+    return session, deploy_module.Chalice(profile=profile, region=session.region_name)
+
+
+def _aws_options(command):
+    command = click.option("--region", default=None, help="AWS region (else the profile's / AWS_REGION).")(command)
+    command = click.option("--profile", default=None, help="AWS profile (else the default credentials).")(command)
+    return click.option("--stage", default="dev", show_default=True,
+                        help="Chalice stage in .chalice/config.json.")(command)
+
+
+@main.command("deploy")
+@_aws_options
+@click.option("--title", default="Emojiboard", show_default=True, help="The dashboard's title.")
+@click.option("--workspace", default="", help="The workspace's name, shown on the dashboard.")
+def deploy_command(stage, profile, region, title, workspace):
+    """Deploy to AWS: tables and site bucket, the Chalice app, the dashboard, and a
+    Slack app manifest."""
+    from . import deploy as deploy_module
+    session, chalice = _aws(stage, profile, region)
+    deploy_module.deploy(stage, session, chalice, title=title, workspace=workspace,
+                         echo=click.echo)
+
+
+@main.command("destroy")
+@_aws_options
+@click.option("--delete-data", is_flag=True, help="Also delete the counters (kept by default).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def destroy_command(stage, profile, region, delete_data, yes):
+    """Remove the Chalice app, the site and the app stack; the counters stay unless
+    --delete-data."""
+    from . import deploy as deploy_module, infra
+    session, chalice = _aws(stage, profile, region)
+    what = (f"the Chalice app (stage {stage}), the dashboard site and stack "
+            f"{infra.stack_names(stage)['app']} in {session.region_name}")
+    if delete_data:
+        what += f", AND the counters (table {infra.table_names(stage)['counts']})"
+    if not yes:
+        click.confirm(f"Delete {what}?", abort=True)
+    deploy_module.destroy(stage, session, chalice, delete_data=delete_data, echo=click.echo)
+
+
+@main.command("package")
+@click.option("--stage", default="dev", show_default=True)
+@click.option("--out", "out_dir", default="dist/cloudformation", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path))
+def package_command(stage, out_dir):
+    """`chalice package --merge-template`: one template (sam.json) for the whole app."""
+    from . import deploy as deploy_module
+    template = deploy_module.package(stage, out_dir)
+    click.echo(f"Template: {template}\nDeploy it with: aws cloudformation package "
+               f"--template-file {template} --s3-bucket BUCKET --output-template-file "
+               f"{out_dir}/packaged.yaml && aws cloudformation deploy --template-file "
+               f"{out_dir}/packaged.yaml --stack-name emojiboard-{stage} "
+               "--capabilities CAPABILITY_IAM --parameter-overrides SlackSigningSecret=... "
+               "SlackBotToken=...")

@@ -1,0 +1,298 @@
+"""`python -m devkit deploy|destroy|package`: the app on AWS in one command.
+
+deploy:
+  1. the stacks Chalice does not create (`infra.py`): tables and the site bucket;
+  2. `chalice deploy --stage S` through Chalice's own Python API (what its CLI runs),
+     with the stacks' table names, the WebSocket API's id and the Slack secrets as the
+     functions' environment variables, and the policy rendered for these resources;
+  3. Chalice learns the WebSocket API's id only by creating it: when the id was not
+     known before this deploy (the first one), deploy once more with WEBSOCKET_API_ID
+     and the policy's `execute-api:ManageConnections` naming that API
+     (docs/architecture.md, "Deploying");
+  4. the dashboard built with the deployed URLs (`site.py`) and uploaded (`publish.py`);
+  5. the dashboard URL, the Slack Request URL, and a Slack app manifest.
+"""
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Optional
+
+import boto3
+
+from . import infra, manifest, policy, publish, site
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+DIST = ROOT / "dist"
+# Secrets are never committed: the deployer's environment, or SSM Parameter Store.
+SECRETS = ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+# Plain settings a deployer may pass from the shell (or SSM), e.g. SLACK_TEAM_ID.
+OPTIONAL_SETTINGS = ("SLACK_TEAM_ID",)
+
+
+def ssm_name(stage: str, variable: str) -> str:
+    """/emojiboard/prod/slack-signing-secret for SLACK_SIGNING_SECRET."""
+    return f"/{infra.APP_NAME}/{stage}/{variable.lower().replace('_', '-')}"
+
+
+def slack_settings(stage: str, ssm, env=os.environ, echo=log.info) -> Dict[str, str]:
+    """Each Slack setting from the deployer's environment, else from SSM Parameter
+    Store (SecureString, decrypted here and handed to Lambda as an environment
+    variable, which Lambda encrypts at rest)."""
+    found = {}
+    for variable in SECRETS + OPTIONAL_SETTINGS:
+        if env.get(variable):
+            found[variable] = env[variable]
+            continue
+        name = ssm_name(stage, variable)
+        try:
+            found[variable] = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        except ssm.exceptions.ParameterNotFound:
+            if variable in SECRETS:
+                echo(f"note: {variable} is not set (environment, or SSM parameter {name})")
+    return found
+
+
+@dataclass
+class Deployed:
+    rest_api_url: Optional[str] = None
+    websocket_api_url: Optional[str] = None
+    websocket_api_id: Optional[str] = None
+    resources: list = field(default_factory=list)
+
+    @classmethod
+    def from_values(cls, values: Optional[dict]) -> "Deployed":
+        deployed = cls(resources=(values or {}).get("resources", []))
+        for resource in deployed.resources:
+            if resource.get("resource_type") == "rest_api":
+                deployed.rest_api_url = resource["rest_api_url"]
+            if resource.get("resource_type") == "websocket_api":
+                deployed.websocket_api_url = resource["websocket_api_url"]
+                deployed.websocket_api_id = resource["websocket_api_id"]
+        return deployed
+
+    @classmethod
+    def recorded(cls, project_dir: Path, stage: str) -> "Deployed":
+        """What `.chalice/deployed/{stage}.json` says (Chalice's own record)."""
+        path = Path(project_dir) / ".chalice" / "deployed" / f"{stage}.json"
+        return cls.from_values(json.loads(path.read_text()) if path.exists() else None)
+
+
+class Chalice:
+    """`chalice deploy` / `chalice delete` / `chalice package` through Chalice's Python
+    API, so the environment variables and the policy can be given per deploy."""
+
+    def __init__(self, project_dir: Path = ROOT, profile: Optional[str] = None,
+                 region: Optional[str] = None):
+        self.project_dir, self.profile, self.region = Path(project_dir), profile, region
+
+    def _factory(self):
+        from chalice.cli.factory import CLIFactory
+        return CLIFactory(project_dir=str(self.project_dir), profile=self.profile)
+
+    def _session(self, factory):
+        session = factory.create_botocore_session()
+        if self.region:
+            session.set_config_variable("region", self.region)
+        return session
+
+    def deploy(self, stage: str, environment: Dict[str, str]) -> dict:
+        from chalice.utils import UI
+        factory = self._factory()
+        config = factory.create_config_obj(
+            chalice_stage_name=stage, autogen_policy=False,
+            user_provided_params={"environment_variables": dict(environment)})
+        deployer = factory.create_default_deployer(session=self._session(factory),
+                                                   config=config, ui=UI())
+        return deployer.deploy(config, chalice_stage_name=stage)
+
+    def delete(self, stage: str) -> None:
+        from chalice.utils import UI
+        factory = self._factory()
+        config = factory.create_config_obj(chalice_stage_name=stage)
+        factory.create_deletion_deployer(session=self._session(factory), ui=UI()).deploy(
+            config, chalice_stage_name=stage)
+
+
+@dataclass
+class Result:
+    dashboard_url: str
+    request_url: str
+    manifest_path: Path
+    site_files: Dict[str, Dict[str, str]]
+    stacks: Dict[str, str]
+    chalice_passes: int
+    environment: Dict[str, str]
+
+
+def policy_values(stage: str, region: str, account: str, partition: str,
+                  tables: Dict[str, str], websocket_api_id: Optional[str]) -> Dict[str, Optional[str]]:
+    return {"AWS::Partition": partition, "AWS::Region": region, "AWS::AccountId": account,
+            "CountsTable": tables["counts"], "ConnectionsTable": tables["connections"],
+            "WebsocketAPI": websocket_api_id,
+            "WebsocketStage": infra.stage_setting(stage, "WEBSOCKET_STAGE"),
+            "AppName": infra.APP_NAME, "Stage": stage}
+
+
+def deploy(stage: str, session: boto3.session.Session, chalice: Chalice,
+           out_dir: Path = DIST, title: str = "Emojiboard", workspace: str = "",
+           env=os.environ, echo: Callable[[str], None] = print) -> Result:
+    region = session.region_name
+    if not region:
+        raise RuntimeError("no AWS region: pass --region or set AWS_REGION / a profile's region")
+    cfn = session.client("cloudformation")
+    s3 = session.client("s3")
+
+    # 1. What Chalice does not create.
+    outputs = infra.provision(cfn, stage, echo)
+    tables = {"counts": outputs["CountsTable"], "connections": outputs["ConnectionsTable"]}
+    environment = {"COUNTS_TABLE": tables["counts"], "CONNECTIONS_TABLE": tables["connections"]}
+    environment.update(slack_settings(stage, session.client("ssm"), env, echo))
+
+    # 2 and 3. chalice deploy, twice when the WebSocket API id was not known before.
+    account = session.client("sts").get_caller_identity()["Account"]
+    partition = session.get_partition_for_region(region)
+    known = Deployed.recorded(chalice.project_dir, stage).websocket_api_id
+    passes = 0
+    while True:
+        if known:
+            environment["WEBSOCKET_API_ID"] = known
+        policy.write(stage, policy_values(stage, region, account, partition, tables, known),
+                     chalice.project_dir / ".chalice")
+        echo(f"chalice deploy --stage {stage}"
+             + (f" (WEBSOCKET_API_ID={known})" if known else " (WebSocket API id not known yet)"))
+        deployed = Deployed.from_values(chalice.deploy(stage, environment))
+        passes += 1
+        if deployed.websocket_api_id == known or passes == 2:
+            break
+        known = deployed.websocket_api_id
+        echo(f"WebSocket API id is {known}: deploying again so the HTTP route can push to it")
+    if deployed.websocket_api_id != environment.get("WEBSOCKET_API_ID"):
+        raise RuntimeError("the WebSocket API id changed during the deploy; run it again")
+
+    # 4. The dashboard, pointed at what was just deployed.
+    api_url = deployed.rest_api_url.rstrip("/")
+    ws_url = deployed.websocket_api_url.rstrip("/")
+    out_dir = Path(out_dir)
+    with tempfile.TemporaryDirectory(prefix="emojiboard-site-") as tmp:
+        site_dir = Path(tmp) / "site"
+        site.build(site_dir, api_url=api_url, ws_url=ws_url, title=title, workspace=workspace)
+        files = publish.upload(s3, outputs["SiteBucket"], site_dir)
+    echo(f"uploaded {len(files)} files to s3://{outputs['SiteBucket']}")
+
+    # 5. What the user needs next.
+    request_url = f"{api_url}/slack/events"
+    manifest_path = manifest.write(out_dir / f"slack-manifest-{stage}.json", request_url)
+    result = Result(dashboard_url=outputs["SiteURL"], request_url=request_url,
+                    manifest_path=manifest_path, site_files=files,
+                    stacks=outputs["_status"], chalice_passes=passes,
+                    environment={k: ("(set)" if k in SECRETS else v)
+                                 for k, v in environment.items()})
+    echo("")
+    echo(f"Dashboard:         {result.dashboard_url}")
+    echo(f"Slack Request URL: {result.request_url}")
+    echo(f"Slack app manifest: {manifest_path} (paste it at https://api.slack.com/apps -> "
+         "Create New App -> From an app manifest)")
+    missing = [s for s in SECRETS if s not in environment]
+    if missing:
+        echo("Next: put the Slack app's " + " and ".join(missing) + " in SSM ("
+             + ", ".join(ssm_name(stage, s) for s in missing)
+             + f") and run `make deploy STAGE={stage}` again (README, Deploying to AWS).")
+    return result
+
+
+def destroy(stage: str, session: boto3.session.Session, chalice: Chalice,
+            delete_data: bool = False, echo: Callable[[str], None] = print) -> None:
+    """The Chalice app, the site and the app stack; the counters only with delete_data."""
+    echo(f"chalice delete --stage {stage}")
+    chalice.delete(stage)
+    infra.teardown(session.client("cloudformation"), session.client("s3"),
+                   session.client("dynamodb"), stage, delete_data, echo)
+    rendered = chalice.project_dir / ".chalice" / f"policy-{stage}.json"
+    if rendered.exists():
+        rendered.unlink()
+
+
+# ---- chalice package --merge-template ------------------------------------------
+
+PACKAGE_PARAMETERS = {
+    "SlackSigningSecret": ("SLACK_SIGNING_SECRET", "The Slack app's signing secret", True),
+    "SlackBotToken": ("SLACK_BOT_TOKEN", "The Slack app's bot token (xoxb-...), for custom emoji", True),
+    "SlackTeamId": ("SLACK_TEAM_ID", "Count only this workspace (empty: any)", False),
+}
+
+
+def _chalice_cli(args, project_dir: Path, region: str) -> None:
+    import subprocess
+    import sys
+    env = dict(os.environ, AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", region))
+    subprocess.run([sys.executable, "-c", "import sys; from chalice.cli import main; "
+                    "sys.argv[0] = 'chalice'; sys.exit(main())", *args],
+                   cwd=project_dir, env=env, check=True)
+
+
+def merge_template(stage: str, chalice_template: dict) -> dict:
+    """The resources of both stacks, and what ties Chalice's functions to them: each
+    function's environment (Refs to the tables, the WebSocket API and the Slack
+    parameters) and each function role's policy (the hand-written one, `Fn::Sub`)."""
+    resources = {**infra.data_resources(stage), **infra.app_resources(stage)}
+    variables = {name: {"Ref": param} for param, (name, _, _) in PACKAGE_PARAMETERS.items()}
+    variables.update(COUNTS_TABLE={"Ref": "CountsTable"},
+                     CONNECTIONS_TABLE={"Ref": "ConnectionsTable"},
+                     WEBSOCKET_API_ID={"Ref": "WebsocketAPI"})
+    document = policy.as_cloudformation({
+        "WebsocketStage": infra.stage_setting(stage, "WEBSOCKET_STAGE"),
+        "AppName": infra.APP_NAME, "Stage": stage})
+    for logical_id, resource in chalice_template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        # The names `chalice deploy` gives them, which the policy's log groups name.
+        handler = resource["Properties"]["Handler"].split(".", 1)[1]
+        name = f"{infra.APP_NAME}-{stage}" + ("" if handler == "app" else f"-{handler}")
+        resources[logical_id] = {"Properties": {"FunctionName": name,
+                                                "Environment": {"Variables": variables}}}
+        role = resource["Properties"]["Role"]["Fn::GetAtt"][0]
+        resources[role] = {"Properties": {"Policies": [
+            {"PolicyName": f"{role}Policy", "PolicyDocument": document}]}}
+    return {
+        "Parameters": {param: {"Type": "String", "Default": "", "Description": text,
+                               **({"NoEcho": True} if secret else {})}
+                       for param, (_, text, secret) in PACKAGE_PARAMETERS.items()},
+        "Resources": resources,
+        "Outputs": {
+            "DashboardURL": {"Value": {"Fn::GetAtt": ["SiteBucket", "WebsiteURL"]}},
+            "SiteBucket": {"Value": {"Ref": "SiteBucket"}},
+            "SlackRequestURL": {"Value": {"Fn::Sub": "https://${RestAPI}.execute-api."
+                                          "${AWS::Region}.${AWS::URLSuffix}/%s/slack/events"
+                                          % infra.stage_setting(stage, "api_gateway_stage")}},
+        },
+    }
+
+
+def package(stage: str, out_dir: Path, project_dir: Path = ROOT,
+            region: str = "us-east-1") -> Path:
+    """`chalice package --merge-template` for `stage` into `out_dir`; the path of the
+    one template (sam.json) that deploys the whole app with CloudFormation."""
+    out_dir = Path(out_dir).resolve()
+    chalice_dir = Path(project_dir) / ".chalice"
+    # The policy file must exist for Chalice; its placeholders are replaced in the
+    # template by the merged, Fn::Sub version.
+    policy.write(stage, {name: "${%s}" % name
+                         for name in policy.PLACEHOLDER.findall(policy.TEMPLATE.read_text())},
+                 chalice_dir)
+    with tempfile.TemporaryDirectory(prefix="emojiboard-package-") as tmp:
+        plain = Path(tmp) / "plain"
+        _chalice_cli(["package", "--stage", stage, str(plain)], project_dir, region)
+        chalice_template = json.loads((plain / "sam.json").read_text())
+        merge_path = Path(tmp) / "resources.json"
+        merge_path.write_text(json.dumps(merge_template(stage, chalice_template), indent=1))
+        if out_dir.exists():
+            import shutil
+            shutil.rmtree(out_dir)
+        _chalice_cli(["package", "--stage", stage, "--merge-template", str(merge_path),
+                      str(out_dir)], project_dir, region)
+    return out_dir / "sam.json"

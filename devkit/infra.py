@@ -1,0 +1,263 @@
+"""What Chalice does not create, as CloudFormation: the tables and the site bucket.
+
+Two stacks per stage, deployed with boto3:
+
+  emojiboard-{stage}-data   the counts table (the counters: on-demand, TTL, point-in-time
+                            recovery, DeletionPolicy Retain). `destroy` keeps this
+                            stack unless asked to delete the data, so a later deploy
+                            finds the counters where it left them.
+  emojiboard-{stage}        the connections table (on-demand, TTL) and the S3 bucket
+                            that serves the dashboard as a static website.
+
+The same resources go into `chalice package --merge-template` (`merge_template`),
+so teams that deploy with CloudFormation get one template for the whole app.
+Table names come from the stage's environment variables in `.chalice/config.json`:
+one place names them for the app, the policy and the stacks.
+"""
+import json
+import logging
+from pathlib import Path
+from typing import Dict, Optional
+
+from botocore.exceptions import ClientError
+
+from . import tables
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / ".chalice" / "config.json"
+APP_NAME = "emojiboard"
+WAIT = {"Delay": 5, "MaxAttempts": 360}  # CloudFormation: poll every 5 s, up to 30 min
+
+
+def chalice_config() -> dict:
+    return json.loads(CONFIG.read_text())
+
+
+def stages() -> list:
+    return sorted(chalice_config()["stages"])
+
+
+def stage_setting(stage: str, name: str):
+    config = chalice_config()
+    if stage not in config["stages"]:
+        raise ValueError(f"unknown stage {stage!r}: .chalice/config.json has {', '.join(stages())}")
+    env = dict(config.get("environment_variables", {}))
+    env.update(config["stages"][stage].get("environment_variables", {}))
+    if name in env:
+        return env[name]
+    return config["stages"][stage].get(name, config.get(name))
+
+
+def table_names(stage: str) -> Dict[str, str]:
+    return {"counts": stage_setting(stage, "COUNTS_TABLE"),
+            "connections": stage_setting(stage, "CONNECTIONS_TABLE")}
+
+
+def stack_names(stage: str) -> Dict[str, str]:
+    return {"data": f"{APP_NAME}-{stage}-data", "app": f"{APP_NAME}-{stage}"}
+
+
+# ---- the resources ----------------------------------------------------------
+
+def _table(name: str, *, point_in_time_recovery: bool) -> dict:
+    d = tables.definition(name)  # the same keys as DynamoDB Local and moto locally
+    props = {
+        "TableName": d["TableName"],
+        "AttributeDefinitions": d["AttributeDefinitions"],
+        "KeySchema": d["KeySchema"],
+        "BillingMode": d["BillingMode"],
+        "TimeToLiveSpecification": {"AttributeName": tables.TTL_ATTRIBUTE, "Enabled": True},
+        "SSESpecification": {"SSEEnabled": True},
+    }
+    if point_in_time_recovery:
+        props["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
+    return {"Type": "AWS::DynamoDB::Table", "Properties": props}
+
+
+def data_resources(stage: str) -> dict:
+    counts = _table(table_names(stage)["counts"], point_in_time_recovery=True)
+    # Deleting a stack (or replacing the table) never drops the counters.
+    counts.update(DeletionPolicy="Retain", UpdateReplacePolicy="Retain")
+    return {"CountsTable": counts}
+
+
+def app_resources(stage: str) -> dict:
+    return {
+        "ConnectionsTable": _table(table_names(stage)["connections"],
+                                   point_in_time_recovery=False),
+        "SiteBucket": {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {
+                "WebsiteConfiguration": {"IndexDocument": "index.html"},
+                # Objects are public through the bucket policy only, never through ACLs.
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True, "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": False, "RestrictPublicBuckets": False},
+                "Tags": [{"Key": "app", "Value": f"{APP_NAME}-{stage}"}],
+            },
+        },
+        "SiteBucketPolicy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": "SiteBucket"},
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Sid": "PublicReadOfTheDashboard", "Effect": "Allow", "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": {"Fn::Sub": "${SiteBucket.Arn}/*"}}]},
+            },
+        },
+    }
+
+
+def data_template(stage: str) -> dict:
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"Emojiboard {stage}: the counters (kept by destroy without --delete-data)",
+        "Resources": data_resources(stage),
+        "Outputs": {"CountsTable": {"Value": {"Ref": "CountsTable"}}},
+    }
+
+
+def app_template(stage: str) -> dict:
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"Emojiboard {stage}: dashboard connections and the site bucket",
+        "Resources": app_resources(stage),
+        "Outputs": {
+            "ConnectionsTable": {"Value": {"Ref": "ConnectionsTable"}},
+            "SiteBucket": {"Value": {"Ref": "SiteBucket"}},
+            "SiteURL": {"Value": {"Fn::GetAtt": ["SiteBucket", "WebsiteURL"]}},
+        },
+    }
+
+
+def templates(stage: str) -> Dict[str, dict]:
+    names = stack_names(stage)
+    return {names["data"]: data_template(stage), names["app"]: app_template(stage)}
+
+
+# ---- deploying the stacks -----------------------------------------------------
+
+def _stack(cfn, name: str) -> Optional[dict]:
+    try:
+        stacks = cfn.describe_stacks(StackName=name)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in error.response["Error"].get("Message", ""):
+            return None
+        raise
+    return stacks[0] if stacks else None
+
+
+def _outputs(stack: dict) -> Dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def _body(template: dict) -> str:
+    return json.dumps(template, indent=1, sort_keys=True)
+
+
+def ensure_stack(cfn, name: str, template: dict, echo=log.info) -> str:
+    """Create or update one stack; "created", "updated" or "unchanged".
+
+    A stack whose template is already this one is left alone (no API write at all);
+    otherwise CloudFormation's own answer "No updates are to be performed" also counts
+    as unchanged."""
+    body = _body(template)
+    stack = _stack(cfn, name)
+    if stack and stack["StackStatus"] == "ROLLBACK_COMPLETE":
+        # A first create that failed leaves a stack that can only be deleted.
+        echo(f"stack {name}: deleting the failed first attempt")
+        cfn.delete_stack(StackName=name)
+        cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+        stack = None
+    if stack is None:
+        echo(f"stack {name}: creating")
+        cfn.create_stack(StackName=name, TemplateBody=body,
+                         Tags=[{"Key": "app", "Value": APP_NAME}])
+        cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+        return "created"
+    current = cfn.get_template(StackName=name)["TemplateBody"]
+    if not isinstance(current, str):
+        current = _body(current)
+    if current == body and stack["StackStatus"].endswith("_COMPLETE"):
+        echo(f"stack {name}: unchanged")
+        return "unchanged"
+    try:
+        cfn.update_stack(StackName=name, TemplateBody=body)
+    except ClientError as error:
+        if "No updates are to be performed" in error.response["Error"].get("Message", ""):
+            echo(f"stack {name}: unchanged")
+            return "unchanged"
+        raise
+    echo(f"stack {name}: updating")
+    cfn.get_waiter("stack_update_complete").wait(StackName=name, WaiterConfig=WAIT)
+    return "updated"
+
+
+def provision(cfn, stage: str, echo=log.info) -> Dict[str, str]:
+    """Both stacks, idempotently; their outputs merged, plus what each run did."""
+    outputs, status = {}, {}
+    for name, template in templates(stage).items():
+        status[name] = ensure_stack(cfn, name, template, echo)
+        outputs.update(_outputs(_stack(cfn, name)))
+    outputs["_status"] = status
+    return outputs
+
+
+def outputs(cfn, stage: str) -> Dict[str, str]:
+    """What the stacks that exist say (empty when none does)."""
+    found = {}
+    for name in stack_names(stage).values():
+        stack = _stack(cfn, name)
+        if stack:
+            found.update(_outputs(stack))
+    return found
+
+
+def empty_bucket(s3, bucket: str) -> int:
+    deleted = 0
+    try:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            keys = [{"Key": o["Key"], "VersionId": o["VersionId"]}
+                    for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            if keys:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+                deleted += len(keys)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchBucket":
+            raise
+    return deleted
+
+
+def delete_stack(cfn, name: str, echo=log.info) -> bool:
+    if _stack(cfn, name) is None:
+        return False
+    echo(f"stack {name}: deleting")
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+    return True
+
+
+def teardown(cfn, s3, dynamodb, stage: str, delete_data: bool, echo=log.info) -> None:
+    """Empty the site bucket and delete the app stack; with `delete_data`, the data
+    stack too and the counts table it retains."""
+    names = stack_names(stage)
+    bucket = outputs(cfn, stage).get("SiteBucket")
+    if bucket:
+        echo(f"bucket {bucket}: emptied ({empty_bucket(s3, bucket)} objects)")
+    delete_stack(cfn, names["app"], echo)
+    if not delete_data:
+        echo(f"kept stack {names['data']} and table {table_names(stage)['counts']} "
+             "(--delete-data removes them)")
+        return
+    delete_stack(cfn, names["data"], echo)
+    table = table_names(stage)["counts"]
+    try:  # DeletionPolicy Retain kept it: delete it by name
+        dynamodb.delete_table(TableName=table)
+        dynamodb.get_waiter("table_not_exists").wait(TableName=table)
+        echo(f"table {table}: deleted")
+    except dynamodb.exceptions.ResourceNotFoundException:
+        pass

@@ -1,0 +1,34 @@
+"""The Slack app manifest a user pastes at api.slack.com/apps -> Create New App ->
+From an app manifest. Slack accepts JSON as well as YAML."""
+import json
+from pathlib import Path
+
+BOT_SCOPES = ["reactions:read", "emoji:read"]
+BOT_EVENTS = ["reaction_added", "reaction_removed", "emoji_changed"]
+
+
+def manifest(request_url: str, name: str = "Emojiboard") -> dict:
+    if not request_url.startswith("https://"):
+        raise ValueError(f"Slack needs an https Request URL; got {request_url!r}")
+    return {
+        "display_information": {
+            "name": name,
+            "description": "A live leaderboard of the emoji this workspace reacts with most.",
+        },
+        "features": {"bot_user": {"display_name": name, "always_online": False}},
+        "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
+        "settings": {
+            "event_subscriptions": {"request_url": request_url,
+                                    "bot_events": list(BOT_EVENTS)},
+            "org_deploy_enabled": False,
+            "socket_mode_enabled": False,
+            "token_rotation_enabled": False,
+        },
+    }
+
+
+def write(path: Path, request_url: str, name: str = "Emojiboard") -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest(request_url, name), indent=2) + "\n")
+    return path

@@ -1,0 +1,174 @@
+"""The Lambda functions' IAM policy: written by hand, rendered per stage, checked.
+
+`.chalice/policy-template.json` is the policy, written by hand with CloudFormation
+`Fn::Sub` placeholders (`${CountsTable}`, `${WebsocketAPI}`, `${AWS::Region}`...):
+
+- `chalice deploy` (`python -m devkit deploy`) needs plain ARNs: `render` substitutes
+  the values and writes `.chalice/policy-{stage}.json`, which `.chalice/config.json`
+  names as the stage's `iam_policy_file` (autogen_policy is off);
+- `chalice package --merge-template` (`python -m devkit package`) keeps the
+  placeholders and wraps each resource in `Fn::Sub`, so CloudFormation fills them in.
+
+`required_actions` reads `chalicelib/` (its AST: every method called that is an
+operation of the boto3 clients the app builds) and says which IAM actions the code
+needs; the tests compare it with the policy both ways.
+"""
+import ast
+import json
+import re
+from pathlib import Path
+from typing import Dict, Iterable, Optional, Set
+
+import botocore.session
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / ".chalice" / "policy-template.json"
+CHALICELIB = ROOT / "chalicelib"
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9:]+)\}")
+
+# The services whose clients chalicelib may build; a new one fails the policy test
+# until it is added here and to the policy.
+SERVICES = ("dynamodb", "apigatewaymanagementapi")
+# Transactions have no IAM action of their own: each item needs its own action.
+TRANSACT_ITEM_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem",
+                         "Delete": "dynamodb:DeleteItem",
+                         "ConditionCheck": "dynamodb:ConditionCheckItem"}
+TRANSACT_GET_ACTION = "dynamodb:GetItem"
+# ManageConnections is granted per HTTP method of the Management API.
+MANAGEMENT_METHODS = {"PostToConnection": "POST", "GetConnection": "GET",
+                      "DeleteConnection": "DELETE"}
+
+
+def load_template(path: Path = TEMPLATE) -> dict:
+    return json.loads(path.read_text())
+
+
+def render(values: Dict[str, str], template: Optional[dict] = None) -> dict:
+    """The policy with every placeholder replaced. A statement whose resources name
+    a value that is None (the WebSocket API before its first deploy) is left out."""
+    policy = json.loads(json.dumps(template or load_template()))
+    statements = []
+    for statement in policy["Statement"]:
+        resources = statement["Resource"]
+        names = {n for r in resources for n in PLACEHOLDER.findall(r)}
+        unknown = names - set(values)
+        if unknown:
+            raise KeyError(f"no value for {', '.join(sorted(unknown))} in the policy template")
+        if any(values[n] is None for n in names):
+            continue
+        statement["Resource"] = [PLACEHOLDER.sub(lambda m: values[m.group(1)], r)
+                                 for r in resources]
+        statements.append(statement)
+    policy["Statement"] = statements
+    return policy
+
+
+def write(stage: str, values: Dict[str, str], chalice_dir: Path = ROOT / ".chalice") -> Path:
+    path = chalice_dir / f"policy-{stage}.json"
+    path.write_text(json.dumps(render(values), indent=2) + "\n")
+    return path
+
+
+def as_cloudformation(substitutions: Dict[str, object]) -> dict:
+    """The policy for a CloudFormation template: each resource an `Fn::Sub` with the
+    template's own names (`substitutions` maps a placeholder to e.g. a `Ref`)."""
+    policy = load_template()
+    for statement in policy["Statement"]:
+        statement["Resource"] = [
+            {"Fn::Sub": [r, {k: v for k, v in substitutions.items()
+                             if "${%s}" % k in r}]} if any("${%s}" % k in r for k in substitutions)
+            else {"Fn::Sub": r}
+            for r in statement["Resource"]]
+    return policy
+
+
+# ---- what the code calls ------------------------------------------------------
+
+def _operations(service: str) -> Dict[str, str]:
+    """boto3 method name -> API operation name, from botocore's service model."""
+    model = botocore.session.get_session().get_service_model(service)
+    return {_snake(op): op for op in model.operation_names}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def _sources(package: Path) -> Iterable[ast.AST]:
+    for path in sorted(package.rglob("*.py")):
+        yield path, ast.parse(path.read_text(), filename=str(path))
+
+
+def clients_built(package: Path = CHALICELIB) -> Set[str]:
+    """The service names of every `....client("service", ...)` call."""
+    found = set()
+    for _, tree in _sources(package):
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("client", "resource") and node.args
+                    and isinstance(node.args[0], ast.Constant)):
+                found.add(node.args[0].value)
+    return found
+
+
+def calls(package: Path = CHALICELIB) -> Dict[str, Set[str]]:
+    """service -> API operations called anywhere in `package`: `x.op(...)` for any
+    method that is one of the service's operations, and `x.get_paginator("op")`."""
+    ops = {service: _operations(service) for service in SERVICES}
+    found: Dict[str, Set[str]] = {service: set() for service in SERVICES}
+    transact_items: Set[str] = set()
+    for _, tree in _sources(package):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                for key in node.keys:
+                    if isinstance(key, ast.Constant) and key.value in TRANSACT_ITEM_ACTIONS:
+                        transact_items.add(key.value)
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            method = node.func.attr
+            if method in ("get_paginator", "get_waiter") and node.args \
+                    and isinstance(node.args[0], ast.Constant):
+                method = node.args[0].value
+            for service, methods in ops.items():
+                if method in methods:
+                    found[service].add(methods[method])
+    found["_transact_items"] = transact_items
+    return found
+
+
+def required_actions(package: Path = CHALICELIB) -> Dict[str, Set[str]]:
+    """IAM action -> what it is needed for, e.g. {"dynamodb:PutItem": {"PutItem",
+    "TransactWriteItems"}, "execute-api:ManageConnections:POST": {...}}."""
+    found = calls(package)
+    needed: Dict[str, Set[str]] = {}
+
+    def need(action, why):
+        needed.setdefault(action, set()).add(why)
+
+    for op in found["dynamodb"]:
+        if op == "TransactWriteItems":
+            for item in found["_transact_items"]:
+                need(TRANSACT_ITEM_ACTIONS[item], op)
+        elif op == "TransactGetItems":
+            need(TRANSACT_GET_ACTION, op)
+        else:
+            need(f"dynamodb:{op}", op)
+    for op in found["apigatewaymanagementapi"]:
+        need(f"execute-api:ManageConnections:{MANAGEMENT_METHODS[op]}", op)
+    return needed
+
+
+def granted_actions(policy: Optional[dict] = None) -> Set[str]:
+    """The policy's actions, ManageConnections qualified by the method its ARNs allow."""
+    policy = policy or load_template()
+    granted = set()
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        for action in statement["Action"]:
+            if action == "execute-api:ManageConnections":
+                for resource in statement["Resource"]:
+                    method = resource.split("/")[2] if resource.count("/") >= 3 else "*"
+                    granted.add(f"{action}:{method}")
+            else:
+                granted.add(action)
+    return granted
