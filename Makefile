@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+WHEELS := .wheels
 PORT ?= 8000
 DYNAMODB ?= local
 
@@ -24,6 +25,8 @@ install: $(PY_STAMP) $(NODE_STAMP)
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The Lambda package's wheels, so `chalice package|deploy` in the tests runs offline.
+	rm -rf $(WHEELS) && $(PY) -m pip download --quiet --disable-pip-version-check -r requirements.txt -d $(WHEELS)
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -35,4 +38,4 @@ check-java:
 	@$(PY) -c "from devkit import dynamodb as d; r = d.why_not_local(); print('DynamoDB Local: ready' if r is None else 'WARNING: ' + r + ': DynamoDB Local cannot run, so the stack uses moto and keeps no data. Install Java 17+ (Debian: apt-get install openjdk-17-jre-headless) to keep data in .data/.')"
 
 clean:
-	rm -rf $(VENV) node_modules .data .pytest_cache
+	rm -rf $(VENV) $(WHEELS) node_modules .data .pytest_cache dist

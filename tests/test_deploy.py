@@ -1,0 +1,475 @@
+"""`python -m devkit deploy|destroy|package`, offline: no AWS account, no network.
+
+moto stands in for AWS. It runs as a server (`ThreadedMotoServer`, in this process)
+and the real deploy code reaches it through `AWS_ENDPOINT_URL`, as it reaches AWS:
+CloudFormation, DynamoDB, S3, SSM, STS, and for the Chalice rehearsal IAM, Lambda
+and API Gateway. What moto 5.2.5 does not serve, and how these tests deal with it:
+
+- its CloudFormation creates the tables and the bucket, but drops some properties:
+  TimeToLiveSpecification, PointInTimeRecoverySpecification, the bucket's
+  WebsiteConfiguration, and AWS::S3::BucketPolicy. Those are checked in the template
+  the stack holds (`GetTemplate`), and that template's properties are checked
+  against AWS's own resource schemas by cfn-lint (test_package...);
+- API Gateway's ImportRestApi takes only OpenAPI 3 (Chalice sends Swagger 2.0) and
+  needs `info.description` and a `uri` on every integration (Chalice's CORS preflight
+  is a mock integration without one): `_moto_imports_swagger` converts the document
+  moto receives;
+- API Gateway v2's CreateDeployment is not implemented: `_answer_create_deployment`
+  answers it on the client side with a deployment id;
+- nothing runs: moto stores the Lambda functions but does not invoke them (that
+  needs Docker), so the deployed app is not exercised through API Gateway here. The
+  local stack tests (the rest of the suite) run the same app code.
+
+`chalice deploy|package` build the Lambda bundle from `.wheels/` (`make install`
+downloads it), with pip's index turned off.
+"""
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from moto.apigateway.models import APIGatewayBackend
+from moto.server import ThreadedMotoServer
+
+from devkit import deploy, infra, manifest, policy, publish, site, tables
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGE = "prod"
+REGION = "eu-west-1"
+COPY_IGNORE = shutil.ignore_patterns(".venv", "node_modules", ".git", ".data", "dist",
+                                     ".pytest_cache", "__pycache__", "artifacts", ".wheels",
+                                     "deployed", "deployments", "policy-dev.json",
+                                     "policy-prod.json")
+
+
+@pytest.fixture(scope="module")
+def moto_url():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_url, monkeypatch):
+    """A boto3 session whose every client talks to moto; moto starts empty."""
+    requests.post(f"{moto_url}/moto-api/reset", timeout=10).raise_for_status()
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    for name in ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_TEAM_ID"):
+        monkeypatch.delenv(name, raising=False)
+    return boto3.session.Session(region_name=REGION)
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the project: deploys write `.chalice/deployed/` and the policy."""
+    copy = tmp_path / "project"
+    shutil.copytree(ROOT, copy, ignore=COPY_IGNORE)
+    return copy
+
+
+@pytest.fixture
+def offline_pip(monkeypatch):
+    wheels = ROOT / ".wheels"
+    if not any(wheels.glob("*.whl")):
+        pytest.fail("no wheels in .wheels/: run `make install`")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+
+
+def _template(cfn, stack: str) -> dict:
+    body = cfn.get_template(StackName=stack)["TemplateBody"]
+    return json.loads(body) if isinstance(body, str) else body
+
+
+def _stack_names(cfn):
+    return {s["StackName"] for s in cfn.describe_stacks()["Stacks"]}
+
+
+def _tables(session):
+    return set(session.client("dynamodb").list_tables()["TableNames"])
+
+
+# ---- the stacks ---------------------------------------------------------------
+
+def test_provisioning_creates_the_tables_and_the_bucket_the_app_expects(aws):
+    cfn, ddb = aws.client("cloudformation"), aws.client("dynamodb")
+    outputs = infra.provision(cfn, STAGE)
+    names = infra.table_names(STAGE)
+    assert names == {"counts": "emojiboard-prod-counts",
+                     "connections": "emojiboard-prod-connections"}
+    assert outputs["CountsTable"] == names["counts"]
+    assert outputs["ConnectionsTable"] == names["connections"]
+    expected = tables.definition("x")
+    for name in names.values():
+        table = ddb.describe_table(TableName=name)["Table"]
+        assert table["KeySchema"] == expected["KeySchema"]
+        assert sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]) \
+            == expected["AttributeDefinitions"]
+        assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert aws.client("s3").head_bucket(Bucket=outputs["SiteBucket"])
+    assert outputs["SiteURL"].startswith(f"http://{outputs['SiteBucket']}.s3-website")
+
+    # What moto's CloudFormation drops, read from the templates the stacks hold.
+    data = _template(cfn, "emojiboard-prod-data")["Resources"]["CountsTable"]
+    app = _template(cfn, "emojiboard-prod")["Resources"]
+    for table in (data, app["ConnectionsTable"]):
+        assert table["Properties"]["TimeToLiveSpecification"] == {
+            "AttributeName": tables.TTL_ATTRIBUTE, "Enabled": True}
+    assert data["Properties"]["PointInTimeRecoverySpecification"] == {
+        "PointInTimeRecoveryEnabled": True}
+    assert data["DeletionPolicy"] == data["UpdateReplacePolicy"] == "Retain"
+    assert "PointInTimeRecoverySpecification" not in app["ConnectionsTable"]["Properties"]
+    assert app["SiteBucket"]["Properties"]["WebsiteConfiguration"] == {"IndexDocument": "index.html"}
+    statement = app["SiteBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement == [{"Sid": "PublicReadOfTheDashboard", "Effect": "Allow", "Principal": "*",
+                          "Action": "s3:GetObject",
+                          "Resource": {"Fn::Sub": "${SiteBucket.Arn}/*"}}]
+
+
+def test_a_second_provisioning_changes_nothing(aws):
+    cfn = aws.client("cloudformation")
+    first = infra.provision(cfn, STAGE)
+    assert set(first["_status"].values()) == {"created"}
+    events = {name: len(cfn.describe_stack_events(StackName=name)["StackEvents"])
+              for name in infra.stack_names(STAGE).values()}
+    second = infra.provision(cfn, STAGE)
+    assert set(second["_status"].values()) == {"unchanged"}
+    assert {k: v for k, v in second.items() if k != "_status"} \
+        == {k: v for k, v in first.items() if k != "_status"}
+    for name in infra.stack_names(STAGE).values():
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        assert "LastUpdatedTime" not in stack
+        assert len(cfn.describe_stack_events(StackName=name)["StackEvents"]) == events[name]
+
+
+class RecordingChalice(deploy.Chalice):
+    """Stands in for Chalice where only the orchestration is under test: records each
+    deploy's environment and policy, and writes `.chalice/deployed/{stage}.json` as
+    Chalice does."""
+
+    def __init__(self, project_dir, api_id="ws0api1", rest_id="rest0api1"):
+        super().__init__(project_dir)
+        self.api_id, self.rest_id = api_id, rest_id
+        self.deploys, self.deletes = [], []
+
+    def deploy(self, stage, environment):
+        rendered = json.loads((self.project_dir / ".chalice" / f"policy-{stage}.json").read_text())
+        self.deploys.append({"environment": dict(environment), "policy": rendered})
+        values = {"schema_version": "2.0", "backend": "api", "resources": [
+            {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": self.rest_id,
+             "rest_api_url": f"https://{self.rest_id}.execute-api.{REGION}.amazonaws.com/api/"},
+            {"name": "websocket_api", "resource_type": "websocket_api",
+             "websocket_api_id": self.api_id,
+             "websocket_api_url": f"wss://{self.api_id}.execute-api.{REGION}.amazonaws.com/api/"},
+        ]}
+        deployed = self.project_dir / ".chalice" / "deployed"
+        deployed.mkdir(parents=True, exist_ok=True)
+        (deployed / f"{stage}.json").write_text(json.dumps(values))
+        return values
+
+    def delete(self, stage):
+        self.deletes.append(stage)
+        (self.project_dir / ".chalice" / "deployed" / f"{stage}.json").unlink(missing_ok=True)
+
+
+def test_destroy_removes_the_app_and_site_and_keeps_the_counters(aws, project):
+    cfn, ddb = aws.client("cloudformation"), aws.client("dynamodb")
+    chalice = RecordingChalice(project)
+    result = deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist", env={},
+                           echo=lambda _: None)
+    bucket = infra.outputs(cfn, STAGE)["SiteBucket"]
+    assert result.site_files
+    ddb.put_item(TableName="emojiboard-prod-counts",
+                 Item={"pk": {"S": "C#any#all#ALL"}, "sk": {"S": "tada"}, "n": {"N": "3"}})
+
+    deploy.destroy(STAGE, aws, chalice, echo=lambda _: None)
+    assert chalice.deletes == [STAGE]
+    assert _stack_names(cfn) == {"emojiboard-prod-data"}
+    assert _tables(aws) == {"emojiboard-prod-counts"}
+    assert bucket not in {b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]}
+    assert not (project / ".chalice" / "policy-prod.json").exists()
+    item = ddb.get_item(TableName="emojiboard-prod-counts",
+                        Key={"pk": {"S": "C#any#all#ALL"}, "sk": {"S": "tada"}})["Item"]
+    assert item["n"] == {"N": "3"}
+
+    # Deploying again finds the counters where they were.
+    again = deploy.deploy(STAGE, aws, RecordingChalice(project), out_dir=project / "dist",
+                          env={}, echo=lambda _: None)
+    assert again.stacks == {"emojiboard-prod-data": "unchanged", "emojiboard-prod": "created"}
+    assert ddb.get_item(TableName="emojiboard-prod-counts",
+                        Key={"pk": {"S": "C#any#all#ALL"}, "sk": {"S": "tada"}})["Item"]
+
+    deploy.destroy(STAGE, aws, chalice, delete_data=True, echo=lambda _: None)
+    assert _stack_names(cfn) == set()
+    assert _tables(aws) == set()
+
+
+def test_destroy_asks_first(aws, project):
+    from click.testing import CliRunner
+    from devkit.cli import main
+    infra.provision(aws.client("cloudformation"), STAGE)
+    result = CliRunner().invoke(main, ["destroy", "--stage", STAGE, "--delete-data"], input="n\n")
+    assert result.exit_code == 1  # aborted
+    assert "AND the counters (table emojiboard-prod-counts)" in result.output
+    assert _stack_names(aws.client("cloudformation")) == {"emojiboard-prod-data", "emojiboard-prod"}
+
+
+# ---- the site -----------------------------------------------------------------
+
+def _apply_what_moto_drops(aws, bucket: str) -> None:
+    """Apply the app stack's bucket policy and website configuration, which moto's
+    CloudFormation skips, as they stand in the stack's template."""
+    resources = _template(aws.client("cloudformation"), "emojiboard-prod")["Resources"]
+    document = json.loads(json.dumps(resources["SiteBucketPolicy"]["Properties"]["PolicyDocument"]))
+    for statement in document["Statement"]:
+        statement["Resource"] = statement["Resource"]["Fn::Sub"].replace(
+            "${SiteBucket.Arn}", f"arn:aws:s3:::{bucket}")
+    s3 = aws.client("s3")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(document))
+    index = resources["SiteBucket"]["Properties"]["WebsiteConfiguration"]["IndexDocument"]
+    s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration={"IndexDocument": {"Suffix": index}})
+
+
+def _config_of(html: str) -> dict:
+    match = re.search(r'<script id="emojiboard-config" type="application/json">(.*?)</script>',
+                      html, re.S)
+    return json.loads(match.group(1))
+
+
+def test_site_upload_serves_every_file_with_its_headers(aws, moto_url, tmp_path):
+    api = f"https://abc123.execute-api.{REGION}.amazonaws.com/api"
+    ws = f"wss://def456.execute-api.{REGION}.amazonaws.com/api"
+    bucket = infra.provision(aws.client("cloudformation"), STAGE)["SiteBucket"]
+    built = site.build(tmp_path / "site", api_url=api, ws_url=ws, workspace="Acme").parent
+    s3 = aws.client("s3")
+    # Private until the stack's bucket policy is in place: moto checks anonymous reads.
+    s3.put_object(Bucket=bucket, Key="probe.txt", Body=b"x")
+    assert requests.get(f"{moto_url}/{bucket}/probe.txt", timeout=10).status_code == 403
+    s3.delete_object(Bucket=bucket, Key="probe.txt")
+    _apply_what_moto_drops(aws, bucket)
+    uploaded = publish.upload(aws.client("s3"), bucket, built)
+
+    files = sorted(p.relative_to(built).as_posix() for p in built.rglob("*")
+                   if p.is_file() and p.name != site.MARKER)
+    assert sorted(uploaded) == files and "index.html" in files
+    assert list(uploaded)[-1] == "index.html"  # the page last, after what it names
+    assets = [f for f in files if f != "index.html"]
+    assert assets and all(re.fullmatch(r"[\w-]+\.[0-9a-f]{8}\.(js|css|svg)", f) for f in assets)
+    types = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8",
+             "svg": "image/svg+xml", "html": "text/html; charset=utf-8"}
+    for key in files:
+        # As a browser fetches it: plain HTTP GET of the object, no credentials.
+        response = requests.get(f"{moto_url}/{bucket}/{key}", timeout=10)
+        assert response.status_code == 200, key
+        assert response.content == (built / key).read_bytes()
+        assert response.headers["Content-Type"] == types[key.rsplit(".", 1)[1]]
+        expected = publish.NO_CACHE if key == "index.html" else publish.IMMUTABLE
+        assert response.headers["Cache-Control"] == expected, key
+    assert publish.NO_CACHE.startswith("no-cache")
+    assert publish.IMMUTABLE == "public, max-age=31536000, immutable"
+
+    html = requests.get(f"{moto_url}/{bucket}/index.html", timeout=10).text
+    assert _config_of(html) == {"apiUrl": api, "wsUrl": ws, "title": "Emojiboard",
+                                "workspace": "Acme"}
+    for asset in assets:  # the page (or its import map) names every asset it loads
+        assert f"./{asset}" in html, asset
+
+
+def test_headers_for_names():
+    assert publish.headers_for("index.html") == {"ContentType": "text/html; charset=utf-8",
+                                                 "CacheControl": publish.NO_CACHE}
+    assert publish.headers_for("app.3f9a12bc.js")["CacheControl"] == publish.IMMUTABLE
+    assert publish.headers_for("app.js")["CacheControl"] == publish.NO_CACHE  # no fingerprint
+    assert publish.headers_for("page.0a1b2c3d.html")["CacheControl"] == publish.NO_CACHE
+
+
+# ---- the whole deploy -----------------------------------------------------------
+
+def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project):
+    ssm = aws.client("ssm")
+    ssm.put_parameter(Name="/emojiboard/prod/slack-signing-secret", Value="s3cret",
+                      Type="SecureString")
+    chalice = RecordingChalice(project)
+    lines = []
+    result = deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist",
+                           env={"SLACK_BOT_TOKEN": "xoxb-from-env"}, echo=lines.append)
+
+    # The first deploy cannot know the WebSocket API's id: a second one passes it.
+    assert result.chalice_passes == 2
+    first, second = chalice.deploys
+    assert "WEBSOCKET_API_ID" not in first["environment"]
+    assert second["environment"] == {
+        "COUNTS_TABLE": "emojiboard-prod-counts",
+        "CONNECTIONS_TABLE": "emojiboard-prod-connections",
+        "SLACK_SIGNING_SECRET": "s3cret", "SLACK_BOT_TOKEN": "xoxb-from-env",
+        "WEBSOCKET_API_ID": "ws0api1"}
+    assert "Dashboards" not in {s["Sid"] for s in first["policy"]["Statement"]}
+    statements = {s["Sid"]: s for s in second["policy"]["Statement"]}
+    assert statements["Dashboards"]["Resource"] == [
+        f"arn:aws:execute-api:{REGION}:123456789012:ws0api1/api/POST/@connections/*"]
+    assert statements["Tables"]["Resource"] == [
+        f"arn:aws:dynamodb:{REGION}:123456789012:table/emojiboard-prod-counts",
+        f"arn:aws:dynamodb:{REGION}:123456789012:table/emojiboard-prod-connections"]
+
+    bucket = infra.outputs(aws.client("cloudformation"), STAGE)["SiteBucket"]
+    html = aws.client("s3").get_object(Bucket=bucket, Key="index.html")["Body"].read().decode()
+    assert _config_of(html)["apiUrl"] == f"https://rest0api1.execute-api.{REGION}.amazonaws.com/api"
+    assert _config_of(html)["wsUrl"] == f"wss://ws0api1.execute-api.{REGION}.amazonaws.com/api"
+
+    request_url = f"https://rest0api1.execute-api.{REGION}.amazonaws.com/api/slack/events"
+    assert result.request_url == request_url
+    assert f"Slack Request URL: {request_url}" in lines
+    assert f"Dashboard:         {result.dashboard_url}" in lines
+    written = json.loads(result.manifest_path.read_text())
+    assert written == manifest.manifest(request_url)
+    assert written["settings"]["event_subscriptions"] == {
+        "request_url": request_url,
+        "bot_events": ["reaction_added", "reaction_removed", "emoji_changed"]}
+    assert written["oauth_config"]["scopes"]["bot"] == ["reactions:read", "emoji:read"]
+
+    # The id is known from now on: one chalice deploy, and nothing else changes.
+    again = deploy.deploy(STAGE, aws, RecordingChalice(project), out_dir=project / "dist",
+                          env={"SLACK_BOT_TOKEN": "xoxb-from-env"}, echo=lines.append)
+    assert again.chalice_passes == 1
+    assert set(again.stacks.values()) == {"unchanged"}
+
+
+def test_deploy_says_what_is_missing_for_slack(aws, project):
+    lines = []
+    deploy.deploy(STAGE, aws, RecordingChalice(project), out_dir=project / "dist", env={},
+                  echo=lines.append)
+    assert any("SLACK_SIGNING_SECRET" in line and "/emojiboard/prod/slack-signing-secret" in line
+               and line.startswith("Next:") for line in lines)
+
+
+def test_manifest_needs_an_https_request_url():
+    with pytest.raises(ValueError):
+        manifest.manifest("http://127.0.0.1:8000/slack/events")
+
+
+# ---- chalice deploy itself, against moto -------------------------------------------
+
+@pytest.fixture
+def moto_serves_chalice(monkeypatch):
+    """The two gaps of moto's API Gateway that a Chalice deploy hits (module docstring)."""
+    original_import = APIGatewayBackend.import_rest_api
+    original_put = APIGatewayBackend.put_rest_api
+
+    def _as_openapi3(api_doc):
+        if api_doc.pop("swagger", None) == "2.0":  # what Chalice sends; AWS takes it
+            api_doc["openapi"] = "3.0.1"
+            for methods in api_doc["paths"].values():
+                for method in methods.values():
+                    integration = method.get("x-amazon-apigateway-integration", {})
+                    integration.setdefault("uri", "")
+                    integration.setdefault("httpMethod", "POST")
+        return api_doc
+
+    def _moto_imports_swagger(self, api_doc, fail_on_warnings):
+        api_doc["info"].setdefault("description", "")
+        return original_import(self, _as_openapi3(api_doc), False)
+
+    def _moto_puts_swagger(self, function_id, api_doc, fail_on_warnings, mode="merge"):
+        return original_put(self, function_id, _as_openapi3(api_doc), False, mode)
+
+    monkeypatch.setattr(APIGatewayBackend, "import_rest_api", _moto_imports_swagger)
+    monkeypatch.setattr(APIGatewayBackend, "put_rest_api", _moto_puts_swagger)
+
+
+class MotoChalice(deploy.Chalice):
+    """The real Chalice deployer; API Gateway v2 CreateDeployment answered here."""
+
+    def _session(self, factory):
+        session = super()._session(factory)
+
+        def _answer_create_deployment(**_):
+            return type("Answer", (), {"status_code": 201})(), {
+                "DeploymentId": "dep0001", "DeploymentStatus": "DEPLOYED"}
+
+        session.register("before-call.apigatewayv2.CreateDeployment", _answer_create_deployment)
+        return session
+
+
+def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_serves_chalice):
+    chalice = MotoChalice(project, region=REGION)
+    result = deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist", env={
+        "SLACK_SIGNING_SECRET": "s3cret", "SLACK_BOT_TOKEN": "xoxb-1"}, echo=lambda _: None)
+    assert result.chalice_passes == 2
+
+    recorded = deploy.Deployed.recorded(project, STAGE)
+    api_id = recorded.websocket_api_id
+    assert api_id and result.request_url.endswith("/api/slack/events")
+    v2 = aws.client("apigatewayv2")
+    assert {r["RouteKey"] for r in v2.get_routes(ApiId=api_id)["Items"]} \
+        == {"$connect", "$disconnect", "$default"}
+    assert aws.client("apigateway").get_rest_apis()["items"][0]["name"] == "emojiboard"
+
+    lam, iam = aws.client("lambda"), aws.client("iam")
+    functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
+    assert set(functions) == {"emojiboard-prod", "emojiboard-prod-websocket_connect",
+                              "emojiboard-prod-websocket_message",
+                              "emojiboard-prod-websocket_disconnect"}
+    expected_policy = policy.render(deploy.policy_values(
+        STAGE, REGION, "123456789012", "aws", infra.table_names(STAGE), api_id))
+    for name, function in functions.items():
+        env = function["Environment"]["Variables"]
+        assert env["WEBSOCKET_API_ID"] == api_id and env["WEBSOCKET_STAGE"] == "api"
+        assert env["COUNTS_TABLE"] == "emojiboard-prod-counts"
+        assert env["SLACK_SIGNING_SECRET"] == "s3cret"
+        assert function["MemorySize"] == 256 and function["Timeout"] == 15
+        role = function["Role"].rsplit("/", 1)[1]
+        policies = iam.list_role_policies(RoleName=role)["PolicyNames"]
+        document = iam.get_role_policy(RoleName=role, PolicyName=policies[0])["PolicyDocument"]
+        assert document == expected_policy
+        assert not iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+
+    again = deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist", env={
+        "SLACK_SIGNING_SECRET": "s3cret", "SLACK_BOT_TOKEN": "xoxb-1"}, echo=lambda _: None)
+    assert again.chalice_passes == 1
+    assert deploy.Deployed.recorded(project, STAGE).websocket_api_id == api_id
+
+    deploy.destroy(STAGE, aws, chalice, echo=lambda _: None)
+    assert lam.list_functions()["Functions"] == []
+    assert _tables(aws) == {"emojiboard-prod-counts"}
+
+
+# ---- one CloudFormation template --------------------------------------------------
+
+def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
+    template_path = deploy.package(STAGE, tmp_path / "cfn", project_dir=project)
+    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(template_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+    template = json.loads(template_path.read_text())
+    resources = template["Resources"]
+    assert resources["CountsTable"]["DeletionPolicy"] == "Retain"
+    assert {"ConnectionsTable", "SiteBucket", "SiteBucketPolicy", "WebsocketAPI", "RestAPI"} \
+        <= set(resources)
+    functions = {k: r for k, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    assert len(functions) == 4
+    for function in functions.values():
+        props = function["Properties"]
+        env = props["Environment"]["Variables"]
+        assert env["COUNTS_TABLE"] == {"Ref": "CountsTable"}
+        assert env["WEBSOCKET_API_ID"] == {"Ref": "WebsocketAPI"}
+        assert env["SLACK_SIGNING_SECRET"] == {"Ref": "SlackSigningSecret"}
+        assert props["FunctionName"].startswith("emojiboard-prod")
+        role = resources[props["Role"]["Fn::GetAtt"][0]]
+        document = role["Properties"]["Policies"][0]["PolicyDocument"]
+        assert [s["Action"] for s in document["Statement"]] \
+            == [s["Action"] for s in policy.load_template()["Statement"]]
+    assert template["Parameters"]["SlackSigningSecret"]["NoEcho"] is True
+    assert "SlackRequestURL" in template["Outputs"] and "DashboardURL" in template["Outputs"]
