@@ -1,0 +1,111 @@
+"""The hand-written IAM policy (`.chalice/policy-template.json`) against the code.
+
+The AWS calls are found in `chalicelib/`'s source (its AST, `devkit/policy.py`): a
+new DynamoDB or Management API call fails these tests until the policy grants it,
+and a grant the code no longer needs fails them too."""
+import json
+import textwrap
+
+from devkit import deploy, infra, policy
+
+LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+ACCOUNT, REGION, API = "123456789012", "eu-west-1", "abc123"
+
+
+def rendered():
+    return policy.render(deploy.policy_values("prod", REGION, ACCOUNT, "aws",
+                                              infra.table_names("prod"), API))
+
+
+def test_the_policy_grants_every_call_chalicelib_makes():
+    required = policy.required_actions()
+    granted = policy.granted_actions()
+    missing = {action: sorted(why) for action, why in required.items() if action not in granted}
+    assert not missing, f"chalicelib calls these without a policy line: {missing}"
+
+
+def test_the_policy_grants_nothing_beyond_them():
+    required = set(policy.required_actions())
+    assert policy.granted_actions() - required == LOGS
+
+
+def test_chalicelib_builds_clients_only_for_services_the_policy_knows():
+    assert policy.clients_built() <= set(policy.SERVICES)
+
+
+def test_what_is_found_today():
+    """The discovery sees what the code does (a check on the check)."""
+    found = policy.calls()
+    assert {"GetItem", "Query", "TransactWriteItems", "TransactGetItems", "DeleteItem",
+            "PutItem"} <= found["dynamodb"]
+    assert found["apigatewaymanagementapi"] == {"PostToConnection"}
+    assert {"Put", "Update"} <= found["_transact_items"]
+
+
+def test_a_new_call_fails_until_the_policy_has_it(tmp_path):
+    package = tmp_path / "chalicelib"
+    package.mkdir()
+    (package / "new.py").write_text(textwrap.dedent("""
+        class Store:
+            def sweep(self):
+                self._db.scan(TableName="t")
+                for page in self._db.get_paginator("list_tables").paginate():
+                    pass
+                self._db.transact_write_items(TransactItems=[
+                    {"ConditionCheck": {"TableName": "t"}}, {"Delete": {"TableName": "t"}}])
+                self._db.batch_get_item(RequestItems={})
+                self._client.delete_connection(ConnectionId="c")
+                self._client.post_to_connection(ConnectionId="c", Data=b"")
+                boto3.client("sqs")
+    """))
+    required = policy.required_actions(package)
+    assert set(required) == {
+        "dynamodb:Scan", "dynamodb:ListTables", "dynamodb:ConditionCheckItem",
+        "dynamodb:DeleteItem", "dynamodb:BatchGetItem",
+        "execute-api:ManageConnections:DELETE", "execute-api:ManageConnections:POST"}
+    assert set(required) - policy.granted_actions() == {
+        "dynamodb:Scan", "dynamodb:ListTables", "dynamodb:ConditionCheckItem",
+        "dynamodb:BatchGetItem", "execute-api:ManageConnections:DELETE"}
+    assert policy.clients_built(package) == {"sqs"}
+
+
+def test_resources_are_exactly_this_stage_s_tables_and_websocket_api():
+    statements = {s["Sid"]: s for s in rendered()["Statement"]}
+    assert set(statements) == {"Tables", "Dashboards", "Logs"}
+    assert statements["Tables"]["Resource"] == [
+        f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/emojiboard-prod-counts",
+        f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/emojiboard-prod-connections"]
+    assert statements["Dashboards"]["Action"] == ["execute-api:ManageConnections"]
+    assert statements["Dashboards"]["Resource"] == [
+        f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API}/api/POST/@connections/*"]
+    assert set(statements["Logs"]["Action"]) == LOGS
+    for resource in statements["Logs"]["Resource"]:
+        assert resource.startswith(
+            f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/emojiboard-prod")
+    text = json.dumps(rendered())
+    assert "${" not in text
+    for statement in rendered()["Statement"]:
+        assert statement["Effect"] == "Allow"
+        assert all("*" not in action for action in statement["Action"])
+        assert "*" not in statement["Resource"]
+
+
+def test_no_indexes_so_no_index_arns():
+    """Grants name tables only; a table that gains an index must add its ARN here."""
+    for template in infra.templates("prod").values():
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::DynamoDB::Table":
+                assert "GlobalSecondaryIndexes" not in resource["Properties"]
+                assert "LocalSecondaryIndexes" not in resource["Properties"]
+
+
+def test_before_the_websocket_api_exists_it_is_not_granted_at_all():
+    values = deploy.policy_values("prod", REGION, ACCOUNT, "aws", infra.table_names("prod"), None)
+    assert {s["Sid"] for s in policy.render(values)["Statement"]} == {"Tables", "Logs"}
+
+
+def test_chalice_config_uses_the_hand_written_policy_for_every_stage():
+    config = infra.chalice_config()
+    assert config["autogen_policy"] is False
+    for stage in ("dev", "prod"):
+        assert config["stages"][stage]["iam_policy_file"] == f"policy-{stage}.json"
