@@ -7,8 +7,10 @@ NODE_STAMP := node_modules/.installed
 WHEELS := .wheels
 PORT ?= 8000
 DYNAMODB ?= local
+STAGE ?= dev
+AWS_ARGS = --stage $(STAGE) $(if $(PROFILE),--profile $(PROFILE)) $(if $(REGION),--region $(REGION))
 
-.PHONY: run test bench install check-java clean
+.PHONY: run test bench deploy destroy package install check-java clean
 
 run: install check-java
 	$(PY) -m devkit serve --demo --port $(PORT) --dynamodb $(DYNAMODB)
@@ -19,6 +21,17 @@ test: install
 # Performance figures on this machine (a few minutes; docs/performance.md has the last ones).
 bench: install check-java
 	$(PY) -m devkit bench $(BENCH_ARGS)
+
+# On AWS (README, "Deploying to AWS"): make deploy STAGE=prod [PROFILE=...] [REGION=...]
+deploy: install
+	$(PY) -m devkit deploy $(AWS_ARGS)
+
+destroy: install
+	$(PY) -m devkit destroy $(AWS_ARGS)
+
+# One CloudFormation template for the whole app, in dist/cloudformation/sam.json.
+package: install
+	$(PY) -m devkit package --stage $(STAGE)
 
 install: $(PY_STAMP) $(NODE_STAMP)
 

@@ -1,5 +1,6 @@
 """The app's long-lived parts, built once per Lambda container (or local app
 instance) from settings: boto3 clients, the stores, and the broadcaster."""
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -11,6 +12,8 @@ from .broadcast import Broadcaster
 from .connections import ConnectionStore
 from .counts import CountStore
 from .emoji import EmojiCatalog
+
+log = logging.getLogger(__name__)
 
 # Fail fast: Slack gives up after 3 seconds, and a 5xx makes it retry later. A stuck
 # store costs at most 2 attempts x (0.5 s connect + 1 s read) before the 503.
@@ -33,6 +36,23 @@ class Services:
         return self.settings.slack_team_id or "any"
 
 
+class _NoManagementAPI:
+    """Stands in for the Management API client while WEBSOCKET_API_ID is unknown: on
+    the first deploy Chalice learns the WebSocket API's id only by creating it, and
+    `devkit deploy` passes it in a second `chalice deploy` moments later. Meanwhile
+    counting, the leaderboard and connects work; pushes fail, naming the setting
+    (the Slack route logs that and still answers 200: the count is committed)."""
+
+    class exceptions:  # what Broadcaster.send catches
+        GoneException = type("GoneException", (Exception,), {})
+
+    def __init__(self, error: settings_module.SettingsError):
+        self._error = error
+
+    def post_to_connection(self, **_):
+        raise self._error
+
+
 @lru_cache(maxsize=1)
 def get() -> Services:
     settings = settings_module.load()
@@ -40,12 +60,16 @@ def get() -> Services:
     dynamodb = session.client("dynamodb", endpoint_url=settings.dynamodb_endpoint_url,
                               region_name=settings.region or "us-east-1",
                               config=_DYNAMODB_CONFIG)
-    management = session.client(
-        "apigatewaymanagementapi", endpoint_url=settings.management_endpoint(),
-        region_name=settings.region or "us-east-1",
-        config=Config(connect_timeout=1, read_timeout=2,
-                      max_pool_connections=settings.fanout_workers,
-                      retries={"mode": "standard", "max_attempts": 4}))
+    try:
+        management = session.client(
+            "apigatewaymanagementapi", endpoint_url=settings.management_endpoint(),
+            region_name=settings.region or "us-east-1",
+            config=Config(connect_timeout=1, read_timeout=2,
+                          max_pool_connections=settings.fanout_workers,
+                          retries={"mode": "standard", "max_attempts": 4}))
+    except settings_module.SettingsError as error:
+        log.error("dashboards cannot be reached yet: %s", error)
+        management = _NoManagementAPI(error)
     connections = ConnectionStore(dynamodb, settings.connections_table)
     return Services(
         settings=settings,

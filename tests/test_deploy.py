@@ -473,3 +473,27 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
             == [s["Action"] for s in policy.load_template()["Statement"]]
     assert template["Parameters"]["SlackSigningSecret"]["NoEcho"] is True
     assert "SlackRequestURL" in template["Outputs"] and "DashboardURL" in template["Outputs"]
+
+
+# ---- between the two passes of a first deploy ------------------------------------
+
+def test_until_the_websocket_api_id_is_set_only_pushes_fail(monkeypatch):
+    from chalicelib import services, settings
+    monkeypatch.setenv("COUNTS_TABLE", "c")
+    monkeypatch.setenv("CONNECTIONS_TABLE", "d")
+    monkeypatch.setenv("WEBSOCKET_STAGE", "api")
+    monkeypatch.setenv("AWS_REGION", REGION)
+    for name in ("WEBSOCKET_API_ID", "WEBSOCKET_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    services.get.cache_clear()
+    try:
+        built = services.get()  # the leaderboard and $connect need no more than this
+        with pytest.raises(settings.SettingsError, match="WEBSOCKET_API_ID"):
+            built.broadcaster.send("conn1", [b"{}"])
+        monkeypatch.setenv("WEBSOCKET_API_ID", "abc123")
+        services.get.cache_clear()
+        client = services.get().broadcaster._client
+        assert client.meta.endpoint_url == \
+            f"https://abc123.execute-api.{REGION}.amazonaws.com/api"
+    finally:
+        services.get.cache_clear()
