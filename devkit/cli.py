@@ -116,6 +116,23 @@ def site_build(api_url, ws_url, out_dir, title, workspace):
     click.echo(f"built {len(files)} files into {index.parent}: {', '.join(files)}")
 
 
+@site_group.command("upload")
+@click.option("--dir", "site_dir", required=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="A site built with `site build`.")
+@click.option("--bucket", required=True, help="The site bucket (the stack output SiteBucket).")
+@click.option("--profile", default=None)
+@click.option("--region", default=None)
+def site_upload(site_dir, bucket, profile, region):
+    """Upload a built site to S3 with its Content-Type and Cache-Control headers."""
+    import boto3
+
+    from . import publish
+    s3 = boto3.session.Session(profile_name=profile, region_name=region).client("s3")
+    uploaded = publish.upload(s3, bucket, site_dir)
+    click.echo(f"uploaded {len(uploaded)} files to s3://{bucket}")
+
+
 @main.command()
 @click.option("--only", multiple=True, default=("ingest", "fanout", "burst", "cold-start"),
               type=click.Choice(["ingest", "fanout", "burst", "cold-start"]), show_default=True,

@@ -497,3 +497,19 @@ def test_until_the_websocket_api_id_is_set_only_pushes_fail(monkeypatch):
             f"https://abc123.execute-api.{REGION}.amazonaws.com/api"
     finally:
         services.get.cache_clear()
+
+
+def test_site_upload_command(aws, tmp_path):
+    from click.testing import CliRunner
+    from devkit.cli import main
+    bucket = infra.provision(aws.client("cloudformation"), STAGE)["SiteBucket"]
+    runner = CliRunner()
+    built = runner.invoke(main, ["site", "build", "--api-url", "https://a.example/api",
+                                 "--ws-url", "wss://b.example/api", "--out", str(tmp_path / "s")])
+    assert built.exit_code == 0, built.output
+    result = runner.invoke(main, ["site", "upload", "--dir", str(tmp_path / "s"),
+                                  "--bucket", bucket])
+    assert result.exit_code == 0, result.output
+    head = aws.client("s3").head_object(Bucket=bucket, Key="index.html")
+    assert head["CacheControl"] == publish.NO_CACHE
+    assert head["ContentType"] == "text/html; charset=utf-8"
