@@ -8,7 +8,8 @@ kept in the counts table:
   pk                    sk       attributes
   EMOJI#{workspace}     {name}   value: an image URL or `alias:{other name}`
   EMOJIREV#{workspace}  REV      rev: new on every change; synced_at: last emoji.list;
-                                 sync_tried_at: when someone last claimed asking Slack
+                                 sync_tried_at: when someone last claimed asking Slack;
+                                 sync_failed_at: that claim's time, if Slack said no
 
 The marker has a partition of its own, so no emoji name (untrusted text) can ever
 be its key.
@@ -39,6 +40,11 @@ SYNC_EVERY = 24 * 3600
 RETRY_SYNC_AFTER = 300  # a claim to ask Slack lasts this long (seconds)
 TRANSACT_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
+# How long a read waits for someone else's first emoji.list: the claim's holder may
+# take 2 x SLACK_TIMEOUT (slack_sdk retries a dropped connection once); a failure it
+# records ends the wait at once.
+FIRST_SYNC_POLLS = 16
+FIRST_SYNC_POLL_SECONDS = 0.4
 SLACK_TIMEOUT = 3  # seconds; emoji.list is asked on a read path that a page waits for
 
 
@@ -100,13 +106,15 @@ class EmojiCatalog:
         return [{**row, **look(row["emoji"], custom)} for row in rows]
 
     def custom(self, workspace: str, sync: bool = False) -> Dict[str, str]:
-        marker = self._db.get_item(TableName=self._table, Key=_marker(workspace),
-                                   ConsistentRead=True).get("Item") or {}
+        marker = self._marker(workspace)
         synced_at = float(marker["synced_at"]["N"]) if "synced_at" in marker else None
         stale = synced_at is None or self._clock() - synced_at > SYNC_EVERY
-        if sync and self._token and stale and self._claim_sync(workspace):
-            if self.sync(workspace):
-                return self.custom(workspace)
+        if sync and self._token and stale:
+            if self._claim_sync(workspace):
+                if self.sync(workspace):
+                    return self.custom(workspace)
+            elif synced_at is None:
+                marker = self._await_first_sync(workspace, marker)
         rev = marker.get("rev", {}).get("S", "")
         cached = self._cache.get(workspace)
         if cached and cached[0] == rev:
@@ -114,6 +122,22 @@ class EmojiCatalog:
         custom = self._read_all(workspace)
         self._cache[workspace] = (rev, custom)
         return custom
+
+    def _marker(self, workspace: str) -> dict:
+        return self._db.get_item(TableName=self._table, Key=_marker(workspace),
+                                 ConsistentRead=True).get("Item") or {}
+
+    def _await_first_sync(self, workspace: str, marker: dict) -> dict:
+        """Someone else is fetching the workspace's very first list: wait a moment for
+        it rather than answer with no custom emoji at all (a page would keep badges
+        until its next snapshot)."""
+        for _ in range(FIRST_SYNC_POLLS):
+            failed = marker.get("sync_failed_at") == marker.get("sync_tried_at") is not None
+            if "synced_at" in marker or failed:
+                break
+            time.sleep(FIRST_SYNC_POLL_SECONDS)
+            marker = self._marker(workspace)
+        return marker
 
     def _claim_sync(self, workspace: str) -> bool:
         """One caller at a time asks Slack (emoji.list is rate limited), and after a
@@ -171,10 +195,14 @@ class EmojiCatalog:
 
     def sync(self, workspace: str) -> bool:
         """Replace the copy here with Slack's emoji.list; False if Slack said no."""
-        before = self._db.get_item(TableName=self._table, Key=_marker(workspace),
-                                   ConsistentRead=True).get("Item", {}).get("rev")
+        marker = self._marker(workspace)
+        before = marker.get("rev")
         listed = self._fetch()
         if listed is None:
+            if "sync_tried_at" in marker:  # whoever waits for this list stops waiting
+                self._db.update_item(TableName=self._table, Key=_marker(workspace),
+                                     UpdateExpression="SET sync_failed_at = :tried",
+                                     ExpressionAttributeValues={":tried": marker["sync_tried_at"]})
             return False
         current = self._read_all(workspace)
         puts = [{"PutRequest": {"Item": {**_key(workspace, name), "value": {"S": value}}}}

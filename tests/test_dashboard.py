@@ -25,6 +25,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+# Room for a loaded CI machine; the "within 2 s" promises keep their own timeouts.
+expect.set_options(timeout=10_000)
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 DAY = 24 * 3600
 
@@ -88,7 +90,7 @@ def names(page):
     return rows(page).locator(".name")
 
 
-def expect_live(page, timeout=5000):
+def expect_live(page, timeout=10_000):
     expect(page.locator("#status")).to_have_attribute("data-state", "live", timeout=timeout)
 
 

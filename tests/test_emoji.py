@@ -1,6 +1,9 @@
 """Emoji as Slack shows them: glyphs from emoji-data, and the workspace's custom emoji
 from `emoji.list` (the app's slack_sdk WebClient against the devkit's stand-in for
 Slack's Web API, over HTTP) and from signed `emoji_changed` events, kept in DynamoDB."""
+import threading
+import time
+
 import pytest
 import requests
 
@@ -265,6 +268,40 @@ def test_an_emoji_change_during_a_sync_leaves_it_unsynced_until_a_fresh_list(sta
     assert again.sync(TEAM)
     assert again.custom(TEAM)["late"] == "https://emoji.example/late.png"
     assert catalog.custom(TEAM) == again.custom(TEAM) == slack.emoji
+
+
+def test_a_read_during_the_first_sync_waits_for_it(stack, slack):
+    """A page's first paint and its first snapshot reach two containers at once: the one
+    that did not claim the first emoji.list waits for it rather than answer with none."""
+    fetching, listed = threading.Event(), threading.Event()
+
+    class Slow(emoji.EmojiCatalog):  # holds the claim while Slack is asked
+        def _fetch(self):
+            fetching.set()
+            listed.wait(5)
+            return super()._fetch()
+
+    first = Slow(stack.dynamodb_client(), stack.counts_table, slack.token, slack.api_url)
+    second = emoji.EmojiCatalog(stack.dynamodb_client(), stack.counts_table, slack.token,
+                                slack.api_url)
+    syncing = threading.Thread(target=first.custom, args=(TEAM, True))
+    syncing.start()
+    assert fetching.wait(5)
+    threading.Timer(0.5, listed.set).start()
+    assert second.custom(TEAM, sync=True) == slack.emoji
+    syncing.join(5)
+
+
+def test_a_failed_first_sync_ends_the_wait_at_once(stack, slack):
+    slack.failure = "ratelimited"
+    first = emoji.EmojiCatalog(stack.dynamodb_client(), stack.counts_table, slack.token,
+                               slack.api_url)
+    assert first.custom(TEAM, sync=True) == {}
+    second = emoji.EmojiCatalog(stack.dynamodb_client(), stack.counts_table, slack.token,
+                                slack.api_url)
+    started = time.monotonic()
+    assert second.custom(TEAM, sync=True) == {}
+    assert time.monotonic() - started < emoji.FIRST_SYNC_POLL_SECONDS  # did not wait
 
 
 @pytest.mark.parametrize("subtype, fields, message", [
