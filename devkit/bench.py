@@ -86,7 +86,7 @@ class Server:
         return {row["emoji"]: row["count"] for row in rows["leaderboard"]}
 
     def stop(self) -> None:
-        self.process.send_signal(2)
+        self.process.terminate()  # devkit serve stops its children on SIGTERM
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
