@@ -4,8 +4,7 @@ from typing import Mapping, Optional, Tuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .emoji import safe_decorate
-from .queries import BadQuery, leaderboard_query
+from .queries import BadQuery, leaderboard_query, standings
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -18,9 +17,8 @@ def leaderboard(params: Optional[Mapping[str, str]], services: Services) -> Tupl
     except BadQuery as error:
         return 400, {"error": str(error)}
     try:
-        standings = services.counts.leaderboard(services.workspace, window, limit)
+        rows, total = standings(services, window, limit)
     except (ClientError, BotoCoreError) as error:
         log.error("leaderboard read failed: %s", error)
         return 503, {"error": "the counter store is unavailable; try again"}
-    rows = safe_decorate(services.emoji, services.workspace, standings.rows, sync=True)
-    return 200, {"window": window, "total": standings.total, "leaderboard": rows}
+    return 200, {"window": window, "total": total, "leaderboard": rows}

@@ -106,7 +106,7 @@ class EmojiCatalog:
         return [{**row, **look(row["emoji"], custom)} for row in rows]
 
     def custom(self, workspace: str, sync: bool = False) -> Dict[str, str]:
-        marker = self._marker(workspace)
+        marker = self._read_marker(workspace)
         synced_at = float(marker["synced_at"]["N"]) if "synced_at" in marker else None
         stale = synced_at is None or self._clock() - synced_at > SYNC_EVERY
         if sync and self._token and stale:
@@ -123,7 +123,7 @@ class EmojiCatalog:
         self._cache[workspace] = (rev, custom)
         return custom
 
-    def _marker(self, workspace: str) -> dict:
+    def _read_marker(self, workspace: str) -> dict:
         return self._db.get_item(TableName=self._table, Key=_marker(workspace),
                                  ConsistentRead=True).get("Item") or {}
 
@@ -132,11 +132,12 @@ class EmojiCatalog:
         it rather than answer with no custom emoji at all (a page would keep badges
         until its next snapshot)."""
         for _ in range(FIRST_SYNC_POLLS):
-            failed = marker.get("sync_failed_at") == marker.get("sync_tried_at") is not None
+            tried = marker.get("sync_tried_at")
+            failed = tried is not None and marker.get("sync_failed_at") == tried
             if "synced_at" in marker or failed:
                 break
             time.sleep(FIRST_SYNC_POLL_SECONDS)
-            marker = self._marker(workspace)
+            marker = self._read_marker(workspace)
         return marker
 
     def _claim_sync(self, workspace: str) -> bool:
@@ -195,7 +196,7 @@ class EmojiCatalog:
 
     def sync(self, workspace: str) -> bool:
         """Replace the copy here with Slack's emoji.list; False if Slack said no."""
-        marker = self._marker(workspace)
+        marker = self._read_marker(workspace)
         before = marker.get("rev")
         listed = self._fetch()
         if listed is None:

@@ -5,8 +5,7 @@ import logging
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import messages
-from .emoji import safe_decorate
-from .queries import BadQuery, leaderboard_query
+from .queries import BadQuery, leaderboard_query, standings
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -40,12 +39,11 @@ def reply_to(body: str, services: Services) -> list:
         except BadQuery as error:
             return [messages.error(str(error))]
         try:
-            standings = services.counts.leaderboard(services.workspace, window, limit)
+            rows, total = standings(services, window, limit)
         except (ClientError, BotoCoreError) as error:
             log.error("snapshot failed: %s", error)
             return [messages.error("the counter store is unavailable; try again")]
-        rows = safe_decorate(services.emoji, services.workspace, standings.rows, sync=True)
-        return messages.snapshot(window, rows, standings.total)
+        return messages.snapshot(window, rows, total)
     return [messages.error(f"unknown action {action!r}; use 'snapshot' or 'ping'")]
 
 

@@ -1,6 +1,8 @@
-"""Validation of leaderboard queries, shared by the HTTP API and WebSocket snapshots."""
-from typing import Any, Tuple
+"""Leaderboard queries, shared by the HTTP API and WebSocket snapshots: validation,
+and the one read both serve, so their rows and totals never differ."""
+from typing import Any, List, Tuple
 
+from .emoji import safe_decorate
 from .windows import WINDOWS
 
 DEFAULT_WINDOW = "all"
@@ -23,3 +25,10 @@ def leaderboard_query(window: Any, limit: Any) -> Tuple[str, int]:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise BadQuery(f"limit must be a whole number from 1 to {MAX_LIMIT}; got {limit!r}")
     return window, limit
+
+
+def standings(services, window: str, limit: int) -> Tuple[List[dict], int]:
+    """The window's rows, each with how its emoji looks, and its total. Store errors
+    (botocore's) propagate: the caller says the store is unavailable."""
+    board = services.counts.leaderboard(services.workspace, window, limit)
+    return safe_decorate(services.emoji, services.workspace, board.rows, sync=True), board.total
