@@ -280,7 +280,7 @@ def test_hostile_names_stay_text(stack, open_page, slack):
 
 def test_nothing_loads_from_elsewhere_and_no_policy_is_broken(stack, open_page):
     post_all(stack, "fire")
-    page = open_page("/?window=24h", clock=False)
+    page = open_page("/?window=24h")
     requests, problems = [], []
     page.on("request", lambda request: requests.append(request.url))
     page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))

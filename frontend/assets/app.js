@@ -104,12 +104,13 @@ function onMessage(message) {
 
 function paint() {
   const board = boardFor(current);
-  render(list, board.top(shown));
+  const rows = board.top(shown);
+  render(list, rows);
   const total = board.total;
   if (total !== null) $("total").textContent = formatCount(total);
   else if (!board.loaded) $("total").textContent = "–";
   $("total-label").textContent = `${total === 1 ? "reaction" : "reactions"} ${LABELS[current]}`;
-  $("empty").hidden = !board.loaded || board.top(1).length > 0;
+  $("empty").hidden = !board.loaded || rows.length > 0;
   document.body.dataset.loaded = String(board.loaded);
   showUpdated();
 }
