@@ -1,7 +1,10 @@
-"""Emojiboard's Chalice app: routes and WebSocket handlers, wired to chalicelib."""
+"""Emojiboard's Chalice app: routes, WebSocket handlers and, in stream fan-out mode,
+the counts table's stream handler, wired to chalicelib."""
+import time
+
 from chalice import Chalice, Response
 
-from chalicelib import api, ingest, live, services
+from chalicelib import api, fanout, ingest, live, services, settings
 from chalicelib.settings import SettingsError
 
 app = Chalice(app_name="emojiboard")
@@ -46,3 +49,14 @@ def ws_disconnect(event):
 def ws_message(event):
     live.message(event.connection_id, event.body, services.get())
 
+
+
+# Stream fan-out mode only (FANOUT_MODE=stream): Lambda reads the counts table's
+# stream and hands this handler up to a batch of changes, gathered for up to the
+# batching window; it pushes one update per dashboard for the whole batch.
+_counts_stream = settings.counts_stream_arn()
+if _counts_stream:
+    @app.on_dynamodb_record(stream_arn=_counts_stream, batch_size=fanout.STREAM_BATCH_SIZE,
+                            maximum_batching_window_in_seconds=fanout.STREAM_BATCH_WINDOW_S)
+    def counts_changed(event):
+        fanout.from_stream(event.to_dict()["Records"], services.get(), time.time())

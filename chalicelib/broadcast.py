@@ -48,13 +48,16 @@ class Broadcaster:
             log.warning("push to %s failed: %s", connection_id, error)
             return "failed"
 
-    def broadcast(self, messages: List[bytes], connection_ids: List[str]) -> FanoutReport:
-        """Send to every dashboard listed; return within the deadline whatever happens,
-        so one slow connection never holds up the others or the Slack reply."""
+    def broadcast(self, messages: List[bytes], connection_ids: List[str],
+                  wait_for_all: bool = False) -> FanoutReport:
+        """Send to every dashboard listed. Return within the deadline whatever happens,
+        so one slow connection never holds up the others or the Slack reply; or, with
+        `wait_for_all`, once every send has finished (each is bounded by the client's
+        timeouts and retries)."""
         if not messages or not connection_ids:
             return FanoutReport(0, 0, 0, 0)
         futures = [self._pool.submit(self.send, cid, messages) for cid in connection_ids]
-        done, pending = wait(futures, timeout=self._deadline_s)
+        done, pending = wait(futures, timeout=None if wait_for_all else self._deadline_s)
         results = [f.result() for f in done]
         report = FanoutReport(results.count("sent"), results.count("gone"),
                               results.count("failed"), len(pending))

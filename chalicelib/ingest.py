@@ -5,8 +5,7 @@ from typing import Mapping, Tuple
 from botocore.exceptions import BotoCoreError, ClientError
 from slack_sdk.signature import SignatureVerifier
 
-from . import messages, settings, slack_events
-from .emoji import safe_decorate
+from . import fanout, settings, slack_events
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -49,16 +48,11 @@ def handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply
         # Nothing was committed (the write is one transaction): a 5xx makes Slack retry.
         log.error("could not count event %s: %s", event.event_id, error)
         return 503, {"error": "the counter store is unavailable; Slack will retry"}
-    if outcome.touched:
+    if outcome.touched and services.settings.fanout_mode == "inline":
         # The count is committed: from here on a failure must not make Slack retry.
+        # (In stream mode the counts table's stream handler pushes, in batches.)
         try:
-            dashboards = services.connections.list_ids()
-            if dashboards:  # the new totals cost reads: only when someone is watching
-                changes = services.counts.current_counts(services.workspace, outcome.emoji,
-                                                         outcome.touched, outcome.at)
-                rows = safe_decorate(services.emoji, services.workspace,
-                                     [c.to_json() for c in changes])
-                services.broadcaster.broadcast(messages.update(rows), dashboards)
+            fanout.push(services, {outcome.emoji: outcome.touched}, outcome.at)
         except (ClientError, BotoCoreError, RuntimeError) as error:
             # Dashboards catch up on the next update or snapshot.
             log.warning("broadcast of event %s failed: %s", event.event_id, error)

@@ -9,6 +9,10 @@ from typing import Mapping, Optional
 
 
 SLACK_API_URL = "https://slack.com/api/"
+# How counted events reach the dashboards: "inline" pushes from the Slack route, one
+# update per event; "stream" leaves it to the counts table's stream handler, which
+# folds a batch of changes into one update per dashboard (docs/architecture.md).
+FANOUT_MODES = ("inline", "stream")
 
 
 class SettingsError(RuntimeError):
@@ -32,6 +36,7 @@ class Settings:
     # are learned only from emoji_changed events.
     slack_bot_token: Optional[str]
     slack_api_url: str
+    fanout_mode: str
     fanout_workers: int
     fanout_deadline_s: float
 
@@ -84,6 +89,7 @@ def load(env: Mapping[str, str] = os.environ) -> Settings:
         slack_team_id=env.get("SLACK_TEAM_ID") or None,
         slack_bot_token=env.get("SLACK_BOT_TOKEN", "").strip() or None,
         slack_api_url=env.get("SLACK_API_URL") or SLACK_API_URL,
+        fanout_mode=fanout_mode(env),
         fanout_workers=_number(env, "FANOUT_WORKERS", 16, int),
         fanout_deadline_s=_number(env, "FANOUT_DEADLINE_SECONDS", 1.0, float),
     )
@@ -92,3 +98,20 @@ def load(env: Mapping[str, str] = os.environ) -> Settings:
 def signing_secret(env: Mapping[str, str] = os.environ) -> str:
     """Read apart from `load` so a missing secret fails only the Slack route."""
     return _required(env, "SLACK_SIGNING_SECRET")
+
+
+def fanout_mode(env: Mapping[str, str] = os.environ) -> str:
+    mode = env.get("FANOUT_MODE", "").strip() or "inline"
+    if mode not in FANOUT_MODES:
+        raise SettingsError(f"environment variable FANOUT_MODE must be one of "
+                            f"{', '.join(FANOUT_MODES)}, got {mode!r}")
+    return mode
+
+
+def counts_stream_arn(env: Mapping[str, str] = os.environ) -> Optional[str]:
+    """The counts table's stream, which feeds the fan-out in stream mode; None in
+    inline mode. app.py reads it at import: the stream handler's registration
+    needs it (`devkit deploy` and `devkit serve` set it)."""
+    if fanout_mode(env) != "stream":
+        return None
+    return _required(env, "COUNTS_STREAM_ARN")

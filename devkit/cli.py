@@ -35,11 +35,15 @@ def main():
               help="Where DynamoDB Local keeps its data.")
 @click.option("--team-id", default=None, envvar="SLACK_TEAM_ID",
               help="Count only this workspace's events (env SLACK_TEAM_ID).")
-def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id):
+@click.option("--fanout", type=click.Choice(["inline", "stream"]), default="inline",
+              show_default=True, envvar="FANOUT_MODE",
+              help="inline: the Slack route pushes every event; stream: the counts table's "
+                   "stream handler pushes one update per batch (env FANOUT_MODE).")
+def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id, fanout):
     """Run the whole app on one port: API, WebSocket, Management API, dashboard."""
     _stop_on_signals()
     stack = LocalStack(host=host, port=port, dynamodb_choice=dynamodb_choice, data_dir=data_dir,
-                       team_id=team_id)
+                       team_id=team_id, fanout=fanout)
     try:
         stack.start()
     except (dynamodb.DynamoDBUnavailable, OSError) as error:
@@ -50,6 +54,12 @@ def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id):
         secret = "from SLACK_SIGNING_SECRET" if stack.secret != LOCAL_SECRET else stack.secret
         click.echo(f"Slack Request URL: {stack.url}/slack/events (signing secret: {secret})")
         click.echo(f"Dashboard: {stack.url}")
+        if stack.stream_poller:
+            m = stack.stream_poller.mapping
+            click.echo(f"Fan-out:   stream (batches of up to {m.batch_size} records, "
+                       f"{m.batching_window_s:g} s window)")
+        else:
+            click.echo("Fan-out:   inline (the Slack route pushes every event)")
         if demo:
             threading.Thread(target=simulate.send, daemon=True, kwargs=dict(
                 url=f"{stack.url}/slack/events", secret=stack.secret, rate=demo_rate,

@@ -15,7 +15,9 @@ deploy:
 import json
 import logging
 import os
+import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Optional
@@ -32,6 +34,32 @@ DIST = ROOT / "dist"
 SECRETS = ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
 # Plain settings a deployer may pass from the shell (or SSM), e.g. SLACK_TEAM_ID.
 OPTIONAL_SETTINGS = ("SLACK_TEAM_ID",)
+# What app.py reads at import (which handlers exist), not only at run time.
+IMPORT_SETTINGS = ("FANOUT_MODE", "COUNTS_STREAM_ARN")
+
+
+@contextmanager
+def _temporary_environment(values: Dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def fanout_environment(stage: str, counts_stream_arn) -> dict:
+    """The stage's fan-out mode (FANOUT_MODE in .chalice/config.json, inline when
+    unset) and, in stream mode, the counts table's stream that feeds it (an ARN,
+    or a CloudFormation reference to one)."""
+    mode = infra.stage_setting(stage, "FANOUT_MODE") or "inline"
+    if mode == "stream":
+        return {"FANOUT_MODE": mode, "COUNTS_STREAM_ARN": counts_stream_arn}
+    return {"FANOUT_MODE": mode}
 
 
 def ssm_name(stage: str, variable: str) -> str:
@@ -108,7 +136,14 @@ class Chalice:
             user_provided_params={"environment_variables": dict(environment)})
         deployer = factory.create_default_deployer(session=self._session(factory),
                                                    config=config, ui=UI())
-        return deployer.deploy(config, chalice_stage_name=stage)
+        # app.py registers the stream handler at import, from the fan-out settings, so
+        # Chalice imports it afresh with this deploy's.
+        with _temporary_environment({k: environment.get(k, "") for k in IMPORT_SETTINGS}):
+            sys.modules.pop("app", None)
+            try:
+                return deployer.deploy(config, chalice_stage_name=stage)
+            finally:
+                sys.modules.pop("app", None)
 
     def delete(self, stage: str) -> None:
         from chalice.utils import UI
@@ -151,6 +186,7 @@ def deploy(stage: str, session: boto3.session.Session, chalice: Chalice,
     outputs = infra.provision(cfn, stage, echo)
     tables = {"counts": outputs["CountsTable"], "connections": outputs["ConnectionsTable"]}
     environment = {"COUNTS_TABLE": tables["counts"], "CONNECTIONS_TABLE": tables["connections"]}
+    environment.update(fanout_environment(stage, outputs["CountsStreamArn"]))
     environment.update(slack_settings(stage, session.client("ssm"), env, echo))
 
     # 2 and 3. chalice deploy, twice when the WebSocket API id was not known before.
@@ -226,10 +262,10 @@ PACKAGE_PARAMETERS = {
 }
 
 
-def _chalice_cli(args, project_dir: Path, region: str) -> None:
+def _chalice_cli(args, project_dir: Path, region: str, settings: Dict[str, str]) -> None:
     import subprocess
-    import sys
-    env = dict(os.environ, AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", region))
+    env = dict(os.environ, AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", region),
+               **settings)
     subprocess.run([sys.executable, "-c", "import sys; from chalice.cli import main; "
                     "sys.argv[0] = 'chalice'; sys.exit(main())", *args],
                    cwd=project_dir, env=env, check=True)
@@ -244,6 +280,8 @@ def merge_template(stage: str, chalice_template: dict) -> dict:
     variables.update(COUNTS_TABLE={"Ref": "CountsTable"},
                      CONNECTIONS_TABLE={"Ref": "ConnectionsTable"},
                      WEBSOCKET_API_ID={"Ref": "WebsocketAPI"})
+    counts_stream = {"Fn::GetAtt": ["CountsTable", "StreamArn"]}
+    variables.update(fanout_environment(stage, counts_stream))
     document = policy.as_cloudformation({
         "WebsocketStage": infra.stage_setting(stage, "WEBSOCKET_STAGE"),
         "AppName": infra.APP_NAME, "Stage": stage})
@@ -253,8 +291,14 @@ def merge_template(stage: str, chalice_template: dict) -> dict:
         # The names `chalice deploy` gives them, which the policy's log groups name.
         handler = resource["Properties"]["Handler"].split(".", 1)[1]
         name = f"{infra.APP_NAME}-{stage}" + ("" if handler == "app" else f"-{handler}")
-        resources[logical_id] = {"Properties": {"FunctionName": name,
-                                                "Environment": {"Variables": variables}}}
+        properties = {"FunctionName": name, "Environment": {"Variables": variables}}
+        # The stream handler's event source: the table this template creates.
+        streams = {event: {"Properties": {"Stream": counts_stream}}
+                   for event, source in resource["Properties"].get("Events", {}).items()
+                   if source["Type"] == "DynamoDB"}
+        if streams:
+            properties["Events"] = streams
+        resources[logical_id] = {"Properties": properties}
         role = resource["Properties"]["Role"]["Fn::GetAtt"][0]
         resources[role] = {"Properties": {"Policies": [
             {"PolicyName": f"{role}Policy", "PolicyDocument": document}]}}
@@ -284,9 +328,13 @@ def package(stage: str, out_dir: Path, project_dir: Path = ROOT,
     policy.write(stage, {name: "${%s}" % name
                          for name in policy.PLACEHOLDER.findall(policy.TEMPLATE.read_text())},
                  chalice_dir)
+    # app.py needs a stream ARN at import to register its stream handler; this one
+    # is replaced in the template by the table's own (Fn::GetAtt).
+    settings = fanout_environment(stage, f"arn:aws:dynamodb:{region}:000000000000:table/"
+                                         f"{infra.table_names(stage)['counts']}/stream/packaged")
     with tempfile.TemporaryDirectory(prefix="emojiboard-package-") as tmp:
         plain = Path(tmp) / "plain"
-        _chalice_cli(["package", "--stage", stage, str(plain)], project_dir, region)
+        _chalice_cli(["package", "--stage", stage, str(plain)], project_dir, region, settings)
         chalice_template = json.loads((plain / "sam.json").read_text())
         merge_path = Path(tmp) / "resources.json"
         merge_path.write_text(json.dumps(merge_template(stage, chalice_template), indent=1))
@@ -294,5 +342,5 @@ def package(stage: str, out_dir: Path, project_dir: Path = ROOT,
             import shutil
             shutil.rmtree(out_dir)
         _chalice_cli(["package", "--stage", stage, "--merge-template", str(merge_path),
-                      str(out_dir)], project_dir, region)
+                      str(out_dir)], project_dir, region, settings)
     return out_dir / "sam.json"

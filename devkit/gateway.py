@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Dict, Optional
 
 from aiohttp import WSMsgType, web
+from chalice.app import DynamoDBEventConfig
 from chalice.config import Config
 from chalice.local import LambdaContext, LocalGateway, LocalGatewayException
 
@@ -56,10 +57,13 @@ class AppInstance:
         self.http = LocalGateway(self.app, config)
 
     def invoke_websocket(self, route_key: str, event: dict) -> dict:
-        handler = getattr(self.module, self.app.websocket_handlers[route_key].name)
-        context = LambdaContext(function_name=f"{self.app.app_name}-ws", memory_size=256,
-                                max_runtime_ms=30_000)
-        return handler(event, context)
+        return self.invoke(self.app.websocket_handlers[route_key].name, event)
+
+    def invoke(self, handler_name: str, event: dict):
+        """Call one of the app's Lambda handlers by name, as Lambda would."""
+        context = LambdaContext(function_name=f"{self.app.app_name}-{handler_name}",
+                                memory_size=256, max_runtime_ms=30_000)
+        return getattr(self.module, handler_name)(event, context)
 
 
 class AppPool:
@@ -71,15 +75,23 @@ class AppPool:
             self._idle.put(AppInstance(i, app_path))
         self.executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="lambda")
 
+    def call(self, fn, *args):
+        """fn(instance, *args) on a free instance, in this thread."""
+        instance = self._idle.get()
+        try:
+            return fn(instance, *args)
+        finally:
+            self._idle.put(instance)
+
     def run(self, fn, *args):
         """Run fn(instance, *args) on a free instance, off the event loop."""
-        def call():
-            instance = self._idle.get()
-            try:
-                return fn(instance, *args)
-            finally:
-                self._idle.put(instance)
-        return asyncio.get_running_loop().run_in_executor(self.executor, call)
+        return asyncio.get_running_loop().run_in_executor(self.executor, self.call, fn, *args)
+
+    def stream_sources(self) -> list:
+        """The app's `@app.on_dynamodb_record` registrations (none in inline mode)."""
+        instance = self._idle.get()
+        self._idle.put(instance)
+        return [s for s in instance.app.event_sources if isinstance(s, DynamoDBEventConfig)]
 
 
 @dataclass
@@ -254,9 +266,11 @@ class Gateway:
 
 
 def app_environment(dynamodb_url: str, gateway_url: str, counts_table: str,
-                    connections_table: str, secret: str, team_id: Optional[str]) -> Dict[str, str]:
+                    connections_table: str, secret: str, team_id: Optional[str],
+                    fanout: str = "inline", counts_stream_arn: str = "") -> Dict[str, str]:
     """The environment the app sees locally: only endpoints differ from AWS."""
     env = {
+        "FANOUT_MODE": fanout, "COUNTS_STREAM_ARN": counts_stream_arn,
         "COUNTS_TABLE": counts_table, "CONNECTIONS_TABLE": connections_table,
         "DYNAMODB_ENDPOINT_URL": dynamodb_url, "WEBSOCKET_ENDPOINT_URL": gateway_url,
         "SLACK_SIGNING_SECRET": secret, "AWS_DEFAULT_REGION": "us-east-1",

@@ -61,8 +61,8 @@ def stack_names(stage: str) -> Dict[str, str]:
 
 # ---- the resources ----------------------------------------------------------
 
-def _table(name: str, *, point_in_time_recovery: bool) -> dict:
-    d = tables.definition(name)  # the same keys as DynamoDB Local and moto locally
+def _table(name: str, *, point_in_time_recovery: bool, stream: bool = False) -> dict:
+    d = tables.definition(name, stream)  # the same keys as DynamoDB Local and moto locally
     props = {
         "TableName": d["TableName"],
         "AttributeDefinitions": d["AttributeDefinitions"],
@@ -71,13 +71,15 @@ def _table(name: str, *, point_in_time_recovery: bool) -> dict:
         "TimeToLiveSpecification": {"AttributeName": tables.TTL_ATTRIBUTE, "Enabled": True},
         "SSESpecification": {"SSEEnabled": True},
     }
+    if stream:
+        props["StreamSpecification"] = {"StreamViewType": d["StreamSpecification"]["StreamViewType"]}
     if point_in_time_recovery:
         props["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
     return {"Type": "AWS::DynamoDB::Table", "Properties": props}
 
 
 def data_resources(stage: str) -> dict:
-    counts = _table(table_names(stage)["counts"], point_in_time_recovery=True)
+    counts = _table(table_names(stage)["counts"], point_in_time_recovery=True, stream=True)
     # Deleting a stack (or replacing the table) never drops the counters.
     counts.update(DeletionPolicy="Retain", UpdateReplacePolicy="Retain")
     return {"CountsTable": counts}
@@ -117,7 +119,8 @@ def data_template(stage: str) -> dict:
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"Emojiboard {stage}: the counters (kept by destroy without --delete-data)",
         "Resources": data_resources(stage),
-        "Outputs": {"CountsTable": {"Value": {"Ref": "CountsTable"}}},
+        "Outputs": {"CountsTable": {"Value": {"Ref": "CountsTable"}},
+                    "CountsStreamArn": {"Value": {"Fn::GetAtt": ["CountsTable", "StreamArn"]}}},
     }
 
 

@@ -49,7 +49,7 @@ def main() -> None:
         import boto3
         client = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1",
                               aws_access_key_id="local", aws_secret_access_key="local")
-        tables.ensure(client, ["measure-counts", "measure-connections"])
+        tables.ensure(client, "measure-counts", "measure-connections")
         secret = "measure-secret"
         os.environ.update(COUNTS_TABLE="measure-counts", CONNECTIONS_TABLE="measure-connections",
                           DYNAMODB_ENDPOINT_URL=url, SLACK_SIGNING_SECRET=secret,

@@ -34,6 +34,10 @@ TRANSACT_ITEM_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateIt
                          "Delete": "dynamodb:DeleteItem",
                          "ConditionCheck": "dynamodb:ConditionCheckItem"}
 TRANSACT_GET_ACTION = "dynamodb:GetItem"
+# Lambda reads a stream for its handler with the function's own role.
+STREAM_EVENT_SOURCE_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords",
+                               "dynamodb:GetShardIterator", "dynamodb:ListStreams")
+APP = ROOT / "app.py"
 # ManageConnections is granted per HTTP method of the Management API.
 MANAGEMENT_METHODS = {"PostToConnection": "POST", "GetConnection": "GET",
                       "DeleteConnection": "DELETE"}
@@ -136,7 +140,19 @@ def calls(package: Path = CHALICELIB) -> Dict[str, Set[str]]:
     return found
 
 
-def required_actions(package: Path = CHALICELIB) -> Dict[str, Set[str]]:
+def stream_handlers(app: Path = APP) -> Set[str]:
+    """The functions app.py registers with `@app.on_dynamodb_record(...)`."""
+    found = set()
+    for node in ast.walk(ast.parse(app.read_text(), filename=str(app))):
+        if isinstance(node, ast.FunctionDef):
+            for decorator in node.decorator_list:
+                if (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
+                        and decorator.func.attr == "on_dynamodb_record"):
+                    found.add(node.name)
+    return found
+
+
+def required_actions(package: Path = CHALICELIB, app: Path = APP) -> Dict[str, Set[str]]:
     """IAM action -> what it is needed for, e.g. {"dynamodb:PutItem": {"PutItem",
     "TransactWriteItems"}, "execute-api:ManageConnections:POST": {...}}."""
     found = calls(package)
@@ -144,6 +160,10 @@ def required_actions(package: Path = CHALICELIB) -> Dict[str, Set[str]]:
 
     def need(action, why):
         needed.setdefault(action, set()).add(why)
+
+    for handler in stream_handlers(app):
+        for action in STREAM_EVENT_SOURCE_ACTIONS:
+            need(action, f"the stream event source of {handler}")
 
     for op in found["dynamodb"]:
         if op == "TransactWriteItems":

@@ -14,7 +14,7 @@ from typing import Optional
 import boto3
 from aiohttp import web
 
-from . import dynamodb, site, slack_api, tables
+from . import dynamodb, site, slack_api, streams, tables
 from .gateway import AppPool, Gateway, app_environment
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ class LocalStack:
                  data_dir: Optional[Path] = dynamodb.ROOT / ".data" / "dynamodb",
                  secret: Optional[str] = None, team_id: Optional[str] = None,
                  instances: int = 8, workspace_name: str = "Local stack",
+                 fanout: str = "inline",
                  counts_table: str = tables.DEFAULT_NAMES["counts"],
                  connections_table: str = tables.DEFAULT_NAMES["connections"]):
         self.host, self.port = host, port
@@ -34,6 +35,8 @@ class LocalStack:
         self.counts_table, self.connections_table = counts_table, connections_table
         self._dynamodb_choice, self._data_dir = dynamodb_choice, data_dir
         self._instances, self._workspace_name = instances, workspace_name
+        self.fanout = fanout
+        self.stream_poller: Optional[streams.StreamPoller] = None
         self._site_dir: Optional[Path] = None
         # Slack's Web API, as far as the app uses it; outlives gateway restarts.
         self.slack = slack_api.SlackWebAPI(self.url)
@@ -56,14 +59,18 @@ class LocalStack:
         self.dynamodb_url, self._stop_dynamodb = dynamodb.start(self._dynamodb_choice,
                                                                 self._data_dir)
         try:
-            tables.ensure(self.dynamodb_client(), [self.counts_table, self.connections_table])
+            client = self.dynamodb_client()
+            tables.ensure(client, self.counts_table, self.connections_table)
             os.environ.update(app_environment(
                 self.dynamodb_url, self.url, self.counts_table, self.connections_table,
-                self.secret, self.team_id))
+                self.secret, self.team_id, self.fanout,
+                tables.latest_stream_arn(client, self.counts_table)))
             self._site_dir = Path(tempfile.mkdtemp(prefix="emojiboard-site-"))
             site.build(self._site_dir, api_url=self.url,
                        ws_url=f"ws://{self.host}:{self.port}/ws", workspace=self._workspace_name)
             self.start_gateway()
+            if self.fanout == "stream":
+                self._start_stream_poller()
         except BaseException:
             self.stop()
             raise
@@ -95,6 +102,19 @@ class LocalStack:
         if failure:
             raise failure[0]
 
+    def _start_stream_poller(self) -> None:
+        """Lambda's event source mapping for the app's stream handler. It calls
+        whichever gateway is running, so it outlives gateway restarts."""
+        sources = self.gateway.pool.stream_sources()
+        if len(sources) != 1:
+            raise RuntimeError(f"stream fan-out needs one @app.on_dynamodb_record handler; "
+                               f"app.py registered {len(sources)}")
+        mapping = streams.MappingSettings.of(sources[0])
+        self.stream_poller = streams.StreamPoller(
+            self.dynamodb_url, self.counts_table, mapping,
+            lambda event: self.gateway.pool.call(lambda app: app.invoke(mapping.handler_name, event)))
+        self.stream_poller.start()
+
     def stop_gateway(self) -> None:
         if self._loop is None:
             return
@@ -111,6 +131,9 @@ class LocalStack:
 
     def stop(self) -> None:
         try:
+            if self.stream_poller:
+                self.stream_poller.stop()
+                self.stream_poller = None
             self.stop_gateway()
         finally:
             if self._site_dir:

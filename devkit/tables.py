@@ -5,11 +5,15 @@ log = logging.getLogger(__name__)
 
 DEFAULT_NAMES = {"counts": "emojiboard-counts", "connections": "emojiboard-connections"}
 TTL_ATTRIBUTE = "expires_at"
+# The counts table's stream feeds the fan-out in stream mode. Keys are all the
+# handler reads (which emoji, which bucket), so the records stay small.
+COUNTS_STREAM = {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
 
 
-def definition(name: str) -> dict:
-    """Both tables: string partition key `pk`, string sort key `sk`, on-demand."""
-    return {
+def definition(name: str, stream: bool = False) -> dict:
+    """Both tables: string partition key `pk`, string sort key `sk`, on-demand; the
+    counts table (`stream=True`) also keeps a stream of the keys it writes."""
+    d = {
         "TableName": name,
         "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
                                  {"AttributeName": "sk", "AttributeType": "S"}],
@@ -17,19 +21,31 @@ def definition(name: str) -> dict:
                       {"AttributeName": "sk", "KeyType": "RANGE"}],
         "BillingMode": "PAY_PER_REQUEST",
     }
+    if stream:
+        d["StreamSpecification"] = dict(COUNTS_STREAM)
+    return d
 
 
-def ensure(client, names) -> None:
-    """Create each table (with TTL on) unless it exists."""
+def ensure(client, counts: str, connections: str) -> None:
+    """Create each table (with TTL on) unless it exists; give a counts table made
+    before streams were used its stream."""
     existing = set()
     for page in client.get_paginator("list_tables").paginate():
         existing.update(page["TableNames"])
-    for name in names:
+    for name, stream in ((counts, True), (connections, False)):
         if name in existing:
+            if stream and not client.describe_table(TableName=name)["Table"].get(
+                    "StreamSpecification", {}).get("StreamEnabled"):
+                client.update_table(TableName=name, StreamSpecification=COUNTS_STREAM)
+                log.info("turned on the stream of table %s", name)
             continue
-        client.create_table(**definition(name))
+        client.create_table(**definition(name, stream))
         client.get_waiter("table_exists").wait(TableName=name,
                                                WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
         client.update_time_to_live(TableName=name, TimeToLiveSpecification={
             "Enabled": True, "AttributeName": TTL_ATTRIBUTE})
         log.info("created table %s", name)
+
+
+def latest_stream_arn(client, table: str) -> str:
+    return client.describe_table(TableName=table)["Table"]["LatestStreamArn"]

@@ -53,5 +53,5 @@ def empty_tables(request):
         client.delete_table(TableName=name)
         client.get_waiter("table_not_exists").wait(TableName=name,
                                                    WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
-    tables.ensure(client, [local.counts_table, local.connections_table])
+    tables.ensure(client, local.counts_table, local.connections_table)
     yield

@@ -310,9 +310,12 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project)
     assert result.chalice_passes == 2
     first, second = chalice.deploys
     assert "WEBSOCKET_API_ID" not in first["environment"]
+    stream = aws.client("dynamodb").describe_table(
+        TableName="emojiboard-prod-counts")["Table"]["LatestStreamArn"]
     assert second["environment"] == {
         "COUNTS_TABLE": "emojiboard-prod-counts",
         "CONNECTIONS_TABLE": "emojiboard-prod-connections",
+        "FANOUT_MODE": "stream", "COUNTS_STREAM_ARN": stream,  # prod's mode
         "SLACK_SIGNING_SECRET": "s3cret", "SLACK_BOT_TOKEN": "xoxb-from-env",
         "WEBSOCKET_API_ID": "ws0api1"}
     assert "Dashboards" not in {s["Sid"] for s in first["policy"]["Statement"]}
@@ -420,13 +423,20 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
     functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
     assert set(functions) == {"emojiboard-prod", "emojiboard-prod-websocket_connect",
                               "emojiboard-prod-websocket_message",
-                              "emojiboard-prod-websocket_disconnect"}
+                              "emojiboard-prod-websocket_disconnect",
+                              "emojiboard-prod-counts_changed"}  # prod fans out in stream mode
+    mapping, = lam.list_event_source_mappings()["EventSourceMappings"]
+    assert mapping["FunctionArn"] == functions["emojiboard-prod-counts_changed"]["FunctionArn"]
+    assert mapping["EventSourceArn"] == aws.client("dynamodb").describe_table(
+        TableName="emojiboard-prod-counts")["Table"]["LatestStreamArn"]
+    assert mapping["BatchSize"] == 1000
     expected_policy = policy.render(deploy.policy_values(
         STAGE, REGION, "123456789012", "aws", infra.table_names(STAGE), api_id))
     for name, function in functions.items():
         env = function["Environment"]["Variables"]
         assert env["WEBSOCKET_API_ID"] == api_id and env["WEBSOCKET_STAGE"] == "api"
         assert env["COUNTS_TABLE"] == "emojiboard-prod-counts"
+        assert env["COUNTS_STREAM_ARN"] == mapping["EventSourceArn"]
         assert env["SLACK_SIGNING_SECRET"] == "s3cret"
         assert function["MemorySize"] == 256 and function["Timeout"] == 15
         role = function["Role"].rsplit("/", 1)[1]
@@ -459,12 +469,18 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
     assert {"ConnectionsTable", "SiteBucket", "SiteBucketPolicy", "WebsocketAPI", "RestAPI"} \
         <= set(resources)
     functions = {k: r for k, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
-    assert len(functions) == 4
+    assert len(functions) == 5  # prod fans out in stream mode: the stream handler too
+    sources = [e for f in functions.values() for e in f["Properties"].get("Events", {}).values()
+               if e["Type"] == "DynamoDB"]
+    assert [e["Properties"]["Stream"] for e in sources] == [
+        {"Fn::GetAtt": ["CountsTable", "StreamArn"]}]
+    assert sources[0]["Properties"]["MaximumBatchingWindowInSeconds"] == 1
     for function in functions.values():
         props = function["Properties"]
         env = props["Environment"]["Variables"]
         assert env["COUNTS_TABLE"] == {"Ref": "CountsTable"}
         assert env["WEBSOCKET_API_ID"] == {"Ref": "WebsocketAPI"}
+        assert env["COUNTS_STREAM_ARN"] == {"Fn::GetAtt": ["CountsTable", "StreamArn"]}
         assert env["SLACK_SIGNING_SECRET"] == {"Ref": "SlackSigningSecret"}
         assert props["FunctionName"].startswith("emojiboard-prod")
         role = resources[props["Role"]["Fn::GetAtt"][0]]

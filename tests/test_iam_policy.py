@@ -58,7 +58,9 @@ def test_a_new_call_fails_until_the_policy_has_it(tmp_path):
                 self._client.post_to_connection(ConnectionId="c", Data=b"")
                 boto3.client("sqs")
     """))
-    required = policy.required_actions(package)
+    app = tmp_path / "app.py"
+    app.write_text("from chalice import Chalice\napp = Chalice(app_name='x')\n")
+    required = policy.required_actions(package, app)
     assert set(required) == {
         "dynamodb:Scan", "dynamodb:ListTables", "dynamodb:ConditionCheckItem",
         "dynamodb:DeleteItem", "dynamodb:BatchGetItem",
@@ -69,9 +71,23 @@ def test_a_new_call_fails_until_the_policy_has_it(tmp_path):
     assert policy.clients_built(package) == {"sqs"}
 
 
+def test_a_stream_handler_needs_the_stream_read_actions(tmp_path):
+    """Lambda reads the stream with the function's role, so app.py's
+    `@app.on_dynamodb_record` handler is what needs them (found in its AST)."""
+    assert policy.stream_handlers() == {"counts_changed"}
+    required = policy.required_actions()
+    for action in policy.STREAM_EVENT_SOURCE_ACTIONS:
+        assert required[action] == {"the stream event source of counts_changed"}
+    app = tmp_path / "app.py"
+    app.write_text("from chalice import Chalice\napp = Chalice(app_name='x')\n")
+    assert not set(policy.STREAM_EVENT_SOURCE_ACTIONS) & set(policy.required_actions(app=app))
+
+
 def test_resources_are_exactly_this_stage_s_tables_and_websocket_api():
     statements = {s["Sid"]: s for s in rendered()["Statement"]}
-    assert set(statements) == {"Tables", "Dashboards", "Logs"}
+    assert set(statements) == {"Tables", "CountsStream", "Dashboards", "Logs"}
+    assert statements["CountsStream"]["Resource"] == [
+        f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/emojiboard-prod-counts/stream/*"]
     assert statements["Tables"]["Resource"] == [
         f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/emojiboard-prod-counts",
         f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/emojiboard-prod-connections"]
@@ -101,7 +117,8 @@ def test_no_indexes_so_no_index_arns():
 
 def test_before_the_websocket_api_exists_it_is_not_granted_at_all():
     values = deploy.policy_values("prod", REGION, ACCOUNT, "aws", infra.table_names("prod"), None)
-    assert {s["Sid"] for s in policy.render(values)["Statement"]} == {"Tables", "Logs"}
+    assert {s["Sid"] for s in policy.render(values)["Statement"]} == {"Tables", "CountsStream",
+                                                                       "Logs"}
 
 
 def test_chalice_config_uses_the_hand_written_policy_for_every_stage():
