@@ -30,8 +30,10 @@ def push(services: Services, changed: Mapping[str, Iterable[str]], at: float,
     """Send every dashboard the counts of the `changed` emoji (emoji -> the buckets
     written) in each window those buckets belong to at time `at`. Store errors
     propagate (nothing was sent); push failures are the broadcaster's to log."""
+    if not changed:
+        return None
     dashboards = services.connections.list_ids()
-    if not dashboards or not changed:  # the new totals cost reads: only when watched
+    if not dashboards:  # the new totals cost reads: only when someone is watching
         return None
     rows: List[dict] = []
     for emoji, touched in changed.items():

@@ -8,9 +8,7 @@ measured side by side in the same run, alternating, so a noisy machine hits both
 import asyncio
 import json
 import os
-import re
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -22,7 +20,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List
 
 import boto3
 import requests
@@ -32,7 +30,8 @@ from botocore.config import Config
 from chalicelib import slack_events
 from chalicelib.counts import CountStore
 
-from . import dynamodb, simulate
+from . import simulate
+from .served import ServeProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-signing-secret"
@@ -53,51 +52,9 @@ def percentile(values: List[float], p: float) -> float:
 # ---- the stack under test -------------------------------------------------------------
 
 
-class Server:
-    """`python -m devkit serve` in a child process, with a fresh in-memory DynamoDB Local."""
-
-    def __init__(self, *extra: str, env: Optional[Dict[str, str]] = None):
-        self.port = dynamodb.free_port()
-        child_env = {k: v for k, v in os.environ.items()
-                     if k not in ("SLACK_TEAM_ID", "COUNTS_TABLE", "CONNECTIONS_TABLE")}
-        child_env.update(SLACK_SIGNING_SECRET=SECRET, **(env or {}))
-        self._data = tempfile.mkdtemp(prefix="emojiboard-bench-")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "devkit", "serve", "--no-demo", "--port", str(self.port),
-             "--team-id", TEAM, "--data-dir", self._data, *extra],
-            cwd=ROOT, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        lines = []
-        while not any(line.startswith("Dashboard:") for line in lines):
-            line = self.process.stdout.readline()
-            if not line:
-                raise RuntimeError("devkit serve did not start:\n" + "".join(lines))
-            lines.append(line)
-        self.dynamodb_url = re.search(r"DynamoDB:\s+(\S+)", "".join(lines)).group(1)
-        # Drain its log so the child never blocks on a full pipe.
-        threading.Thread(target=self.process.stdout.read, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def board(self, window: str = "all") -> Dict[str, int]:
-        rows = requests.get(f"{self.url}/api/leaderboard",
-                            params={"window": window, "limit": 500}, timeout=30).json()
-        return {row["emoji"]: row["count"] for row in rows["leaderboard"]}
-
-    def stop(self) -> None:
-        self.process.terminate()  # devkit serve stops its children on SIGTERM
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        shutil.rmtree(self._data, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+def Server(*extra: str) -> ServeProcess:
+    """The stack under test, with the bench's secret and workspace."""
+    return ServeProcess(*extra, secret=SECRET, team_id=TEAM)
 
 
 def distinct_events(count: int, emoji_count: int = 40) -> List[dict]:

@@ -4,16 +4,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
-import pytest
 import requests
 
 from devkit import dynamodb
+from devkit.served import APP_SETTINGS
 from tests.helpers import wait_for
 
-APP_SETTINGS = {"SLACK_SIGNING_SECRET", "SLACK_TEAM_ID", "COUNTS_TABLE", "CONNECTIONS_TABLE",
-                "DYNAMODB_ENDPOINT_URL", "WEBSOCKET_ENDPOINT_URL"}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -1,5 +1,4 @@
 """POST /slack/events: signatures, url_verification, and bad input changing nothing."""
-import json
 import time
 
 import pytest

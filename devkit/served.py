@@ -1,0 +1,78 @@
+"""`python -m devkit serve` in a child process: its own interpreter, as a real
+gateway and Lambda would be, with a fresh DynamoDB Local. For the bench and the
+tests that need a second stack (another fan-out mode) beside the session's own."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Dict, Optional
+
+import boto3
+import requests
+
+from . import dynamodb
+
+ROOT = Path(__file__).resolve().parent.parent
+# Settings a parent process may have exported for its own stack; never inherited.
+APP_SETTINGS = ("SLACK_SIGNING_SECRET", "SLACK_TEAM_ID", "COUNTS_TABLE", "CONNECTIONS_TABLE",
+                "DYNAMODB_ENDPOINT_URL", "WEBSOCKET_ENDPOINT_URL", "FANOUT_MODE",
+                "COUNTS_STREAM_ARN")
+
+
+class ServeProcess:
+    counts_table = "emojiboard-counts"
+    connections_table = "emojiboard-connections"
+    host = "127.0.0.1"
+
+    def __init__(self, *extra: str, secret: str, team_id: str,
+                 env: Optional[Dict[str, str]] = None):
+        self.port = dynamodb.free_port()
+        self.secret, self.team_id = secret, team_id
+        child_env = {k: v for k, v in os.environ.items() if k not in APP_SETTINGS}
+        child_env.update(SLACK_SIGNING_SECRET=secret, **(env or {}))
+        self._data = tempfile.mkdtemp(prefix="emojiboard-serve-")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devkit", "serve", "--no-demo", "--port", str(self.port),
+             "--team-id", team_id, "--data-dir", self._data, *extra],
+            cwd=ROOT, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines = []
+        while not any(line.startswith("Press Ctrl-C") for line in self.lines):
+            line = self.process.stdout.readline()
+            if not line:
+                shutil.rmtree(self._data, ignore_errors=True)
+                raise RuntimeError("devkit serve did not start:\n" + "".join(self.lines))
+            self.lines.append(line)
+        self.dynamodb_url = re.search(r"DynamoDB:\s+(\S+)", "".join(self.lines)).group(1)
+        # Drain its log so the child never blocks on a full pipe.
+        threading.Thread(target=self.process.stdout.read, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def dynamodb_client(self):
+        return boto3.client("dynamodb", endpoint_url=self.dynamodb_url, region_name="us-east-1",
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    def board(self, window: str = "all") -> Dict[str, int]:
+        rows = requests.get(f"{self.url}/api/leaderboard",
+                            params={"window": window, "limit": 500}, timeout=30).json()
+        return {row["emoji"]: row["count"] for row in rows["leaderboard"]}
+
+    def stop(self) -> None:
+        self.process.terminate()  # devkit serve stops its children on SIGTERM
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self._data, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -1,0 +1,225 @@
+"""Stream fan-out mode: the counts table's real stream, read as Lambda's event source
+mapping reads it (devkit/streams.py), feeds the app's `@app.on_dynamodb_record`
+handler, which folds each batch into one update per dashboard.
+
+End to end, a `devkit serve --fanout stream` runs in a child process (one stack per
+process: the session's own stack is inline). The handler and the poller are also
+tested against the session stack's DynamoDB Local, directly."""
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from chalice.app import DynamoDBEvent
+from websockets.sync.client import connect
+
+from chalicelib import fanout, services
+from devkit import streams, tables
+from devkit.served import ServeProcess
+from tests.conftest import SECRET, TEAM
+from tests.helpers import board, dashboard, post_event, reaction, receive, wait_for
+
+EMOJI = ["thumbsup", "heart", "joy", "tada", "eyes"]
+
+
+@pytest.fixture(scope="module")
+def stream_stack():
+    with ServeProcess("--fanout", "stream", secret=SECRET, team_id=TEAM) as served:
+        assert any(line.startswith("Fan-out:   stream") for line in served.lines)
+        yield served
+
+
+class Page:
+    """A dashboard as the page keeps it: the newest version of each (window, emoji)."""
+
+    def __init__(self, stack):
+        self.socket = connect(f"ws://{stack.host}:{stack.port}/ws", open_timeout=10)
+        self.socket.__enter__()  # what `with connect(...)` does; closed by close()
+        self.state, self.updates = {}, 0
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+
+    def _listen(self):
+        for raw in self.socket:
+            message = json.loads(raw)
+            if message["type"] != "update":
+                continue
+            self.updates += 1
+            for change in message["changes"]:
+                key = (change["window"], change["emoji"])
+                if change["version"] >= self.state.get(key, (-1, 0))[0]:
+                    self.state[key] = (change["version"], change["count"])
+
+    def counts(self, window="all"):
+        return {e: n for (w, e), (_, n) in self.state.items() if w == window and n > 0}
+
+    def close(self):
+        self.socket.close()
+        self._thread.join(timeout=5)
+
+
+def _post_many(stack, envelopes, threads=4):
+    def deliver(chunk):
+        with requests.Session() as session:
+            return [post_event(stack, e, session=session).status_code for e in chunk]
+    chunks = [envelopes[i::threads] for i in range(threads)]
+    with ThreadPoolExecutor(threads) as pool:
+        return [s for statuses in pool.map(deliver, chunks) for s in statuses]
+
+
+def test_a_burst_reaches_every_dashboard_in_a_few_updates_with_exact_counts(stream_stack):
+    pages = [Page(stream_stack) for _ in range(3)]
+    try:
+        wait_for(lambda: len(_connections(stream_stack)) == 3)
+        envelopes = [reaction(EMOJI[i % len(EMOJI)], user=f"U{i}", item_ts=f"7.{i:04d}")
+                     for i in range(80)]
+        # U3 took back their tada: whichever arrives first, it ends uncounted.
+        envelopes += [reaction("tada", user="U3", item_ts="7.0003", added=False)]
+        started = time.monotonic()
+        assert set(_post_many(stream_stack, envelopes)) == {200}
+        posting = time.monotonic() - started
+        expected = stream_stack.board()
+        assert sum(expected.values()) == 79
+        for window in ("all", "24h", "7d", "30d"):
+            assert stream_stack.board(window) == expected
+        assert wait_for(lambda: all(p.counts(w) == expected for p in pages
+                                    for w in ("all", "24h", "7d", "30d")), timeout=15)
+        # A batch waits up to the 1 s window from its first record, one batch at a time:
+        # at most one update per second of posting, plus the batch that ends it.
+        for page in pages:
+            assert 1 <= page.updates <= posting + 2, (page.updates, posting)
+            assert page.updates < len(envelopes) / 4
+    finally:
+        for page in pages:
+            page.close()
+
+
+def test_the_slack_route_only_counts_and_the_stream_pushes(stream_stack):
+    page = Page(stream_stack)
+    try:
+        wait_for(lambda: len(_connections(stream_stack)) == 1)
+        response = post_event(stream_stack, reaction("rocket", user="U9", item_ts="8.1"))
+        assert response.json()["result"] == "counted"
+        assert page.counts() == {}  # not pushed by the route: it waits for its batch
+        assert wait_for(lambda: page.counts().get("rocket") == 1, timeout=10)
+        duplicate = post_event(stream_stack, reaction("rocket", user="U9", item_ts="8.1"))
+        assert duplicate.json()["result"] == "unchanged"
+        time.sleep(2)  # a batching window and then some: nothing new arrives
+        assert page.updates == 1
+    finally:
+        page.close()
+
+
+def test_a_gone_dashboard_is_pruned_by_the_stream_handler(stream_stack):
+    stale = "U3RhbGVDb25uZWN0aW9u"
+    stream_stack.dynamodb_client().put_item(TableName=stream_stack.connections_table, Item={
+        "pk": {"S": "CONN"}, "sk": {"S": stale}, "connected_at": {"N": "0"},
+        "expires_at": {"N": "99999999999"}})
+    page = Page(stream_stack)
+    try:
+        assert wait_for(lambda: stale in _connections(stream_stack))
+        post_event(stream_stack, reaction("wave", user="U8", item_ts="9.1"))
+        assert wait_for(lambda: page.counts().get("wave") == 1, timeout=10)
+        assert wait_for(lambda: stale not in _connections(stream_stack))
+    finally:
+        page.close()
+
+
+def _connections(stack):
+    items = stack.dynamodb_client().query(
+        TableName=stack.connections_table, KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "CONN"}})["Items"]
+    return {item["sk"]["S"] for item in items}
+
+
+# ---- the handler and the poller, against the session stack's DynamoDB Local -------------
+
+
+def _poller(stack, invoke, batch_size=1000, window=0, position="TRIM_HORIZON"):
+    mapping = streams.MappingSettings("counts_changed", batch_size, window, position)
+    return streams.StreamPoller(stack.dynamodb_url, stack.counts_table, mapping, invoke).start()
+
+
+def test_the_poller_delivers_events_shaped_as_lambda_delivers_them(stack):
+    batches = []
+    poller = _poller(stack, batches.append, batch_size=4)
+    try:
+        post_event(stack, reaction("fire", user="U1", item_ts="1.1"))
+        assert wait_for(lambda: sum(len(b["Records"]) for b in batches) >= 5, timeout=10)
+    finally:
+        poller.stop()
+    arn = tables.latest_stream_arn(stack.dynamodb_client(), stack.counts_table)
+    assert all(1 <= len(b["Records"]) <= 4 for b in batches)
+    records = [r for b in batches for r in b["Records"]]
+    keys = {(r["dynamodb"]["Keys"]["pk"]["S"], r["dynamodb"]["Keys"]["sk"]["S"]) for r in records}
+    assert (f"C#{TEAM}#all#ALL", "fire") in keys
+    for record in DynamoDBEvent(batches[0], context=None):  # Chalice reads it as from Lambda
+        assert record.event_source_arn == arn
+        assert record.event_name in ("INSERT", "MODIFY")
+        assert record.stream_view_type == "KEYS_ONLY"
+        assert record.new_image is None and set(record.keys) == {"pk", "sk"}
+        assert abs(record.timestamp.timestamp() - time.time()) < 120
+
+
+def test_a_batch_whose_handler_fails_is_delivered_again(stack):
+    """FAULT INJECTION: the invoke function fails the first delivery, as a Lambda
+    that raises; the same batch must come again."""
+    deliveries = []
+
+    def flaky(event):
+        deliveries.append(event)
+        if len(deliveries) == 1:
+            raise RuntimeError("injected: the handler failed")
+
+    poller = _poller(stack, flaky)
+    try:
+        post_event(stack, reaction("boom", user="U1", item_ts="2.2"))
+        assert wait_for(lambda: len(deliveries) >= 2, timeout=10)
+    finally:
+        poller.stop()
+    assert deliveries[1] == deliveries[0]
+    assert poller.batches == len(deliveries) - 1
+
+
+def test_the_handler_folds_a_batch_into_one_update_per_dashboard(stack):
+    for i, name in enumerate(["heart", "heart", "joy", "joy", "joy"]):
+        post_event(stack, reaction(name, user=f"U{i}", item_ts=f"3.{i}"))
+    batches = []
+    poller = _poller(stack, batches.append)
+    try:
+        assert wait_for(lambda: sum(len(b["Records"]) for b in batches) >= 25, timeout=10)
+    finally:
+        poller.stop()
+    records = [r for b in batches for r in b["Records"]]
+    with dashboard(stack) as first, dashboard(stack) as second:
+        wait_for(lambda: len(services.get().connections.list_ids()) == 2)
+        report = fanout.from_stream(records, services.get(), time.time())
+        assert report.sent == 2
+        for socket in (first, second):
+            message = receive(socket)
+            assert message["type"] == "update"
+            counts = {(c["window"], c["emoji"]): c["count"] for c in message["changes"]}
+            assert counts == {(w, e): n for w in ("all", "24h", "7d", "30d")
+                              for e, n in (("heart", 2), ("joy", 3))}
+            with pytest.raises(TimeoutError):
+                socket.recv(timeout=0.5)  # one message for the whole batch
+    assert board(stack) == {"joy": 3, "heart": 2}
+
+
+def test_only_counter_writes_of_this_workspace_are_changes():
+    def record(name, pk, sk):
+        return {"eventName": name, "dynamodb": {"Keys": {"pk": {"S": pk}, "sk": {"S": sk}}}}
+    records = [
+        record("INSERT", "E#T1#Ev1", "E"),                          # dedupe record
+        record("INSERT", "R#T1#C1/1.1", "U1#fire"),                 # reaction state
+        record("MODIFY", "C#T1#all#ALL", "fire"),
+        record("MODIFY", "C#T1#all#H#2026-11-23T04", "fire"),
+        record("INSERT", "C#T1#all#D#2026-11-23", "fire"),
+        record("REMOVE", "C#T1#all#H#2026-11-20T01", "tada"),       # TTL expiry
+        record("MODIFY", "C#T2#all#ALL", "joy"),                    # another workspace
+        record("MODIFY", "EMOJI#T1", "parrot"),                     # the emoji catalog
+    ]
+    assert fanout.changed_counters(records, "T1") == {
+        "fire": {"ALL", "H#2026-11-23T04", "D#2026-11-23"}}
