@@ -97,11 +97,19 @@ class CountStore:
     # ---- writes -------------------------------------------------------------
 
     def record(self, event: Reaction, workspace: str) -> Outcome:
-        """Count one reaction event exactly once; say which buckets changed."""
+        """Count one reaction event exactly once; say which buckets changed.
+
+        What an event does depends on its reaction's current record. An add skips
+        reading it: nearly every add is of a reaction not made before, so the write
+        assumes there is no record, its condition checks that, and if there is one the
+        cancelled transaction hands it back (ReturnValuesOnConditionCheckFailure) for
+        the next attempt. A removal, which needs the record, reads it first."""
+        current, known = None, event.added
         for attempt in range(MAX_ATTEMPTS):
             now = self._clock()
-            current = self._db.get_item(TableName=self._table, ConsistentRead=True,
-                                        Key=_reaction_key(event, workspace)).get("Item")
+            if not known:
+                current = self._db.get_item(TableName=self._table, ConsistentRead=True,
+                                            Key=_reaction_key(event, workspace)).get("Item")
             items, delta, touched = self.transaction(event, workspace, current, now)
             try:
                 self._db.transact_write_items(TransactItems=items)
@@ -110,15 +118,20 @@ class CountStore:
                     raise
                 if is_duplicate(error):
                     return Outcome("duplicate", event.emoji, [], now)
-                codes = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-                if len(codes) > 2 and "ConditionalCheckFailed" in codes[2:]:
+                reasons = error.response.get("CancellationReasons", [])
+                if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons[2:]):
                     # A decrement would go below zero: the counters disagree with the
                     # reaction records (edited by hand?). Never go negative; say so.
                     log.error("counter below zero refused for %s; event %s not counted",
                               event.emoji, event.event_id)
                     return Outcome("unchanged", event.emoji, [], now)
-                # The reaction changed under us, or a transaction conflict: re-read.
-                time.sleep(min(0.2, 0.005 * 2 ** attempt))
+                # The reaction's record was not what we wrote against: use the one the
+                # cancellation returned, or (after a conflict with another transaction)
+                # back off and read it again.
+                current = reasons[1].get("Item") if len(reasons) > 1 else None
+                known = current is not None
+                if not known:
+                    time.sleep(min(0.2, 0.005 * 2 ** attempt))
                 continue
             return Outcome("counted" if delta else "unchanged", event.emoji, touched, now)
         raise RuntimeError(f"event {event.event_id} kept conflicting; Slack will retry it")
@@ -138,7 +151,8 @@ class CountStore:
     def _reaction_put(self, key: dict, current: Optional[dict], state: dict) -> dict:
         version = int(current["ver"]["N"]) if current else 0
         item = dict(key, ver=_n(version + 1), **state)
-        put = {"TableName": self._table, "Item": item}
+        put = {"TableName": self._table, "Item": item,
+               "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
         if current:
             put["ConditionExpression"] = "ver = :ver"
             put["ExpressionAttributeValues"] = {":ver": _n(version)}

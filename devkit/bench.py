@@ -115,8 +115,8 @@ class Figures:
         print("  " + " | ".join(self.rows[-1]), flush=True)
 
 
-def ingest(figures: Figures, runs: int, events: int, concurrency: int) -> None:
-    with Server() as server:
+def ingest(figures: Figures, runs: int, events: int, concurrency: int, mode: str) -> None:
+    with Server("--fanout", mode) as server:
         post_all(server.url, distinct_events(50), concurrency)  # warm the app instances
         app_rates, raw_rates = [], []
         for _ in range(runs):
@@ -125,11 +125,11 @@ def ingest(figures: Figures, runs: int, events: int, concurrency: int) -> None:
                                             distinct_events(events), concurrency))
     app, raw = statistics.median(app_rates), statistics.median(raw_rates)
     ratios = [a / r for a, r in zip(app_rates, raw_rates)]
-    figures.add("ingest: app events/s (signed POST /slack/events)", f"{app:.0f}",
+    figures.add(f"ingest ({mode}): app events/s (signed POST /slack/events)", f"{app:.0f}",
                 f"runs: {', '.join(f'{r:.0f}' for r in app_rates)}")
-    figures.add("ingest: raw TransactWriteItems/s", f"{raw:.0f}",
+    figures.add(f"ingest ({mode}): raw TransactWriteItems/s", f"{raw:.0f}",
                 f"runs: {', '.join(f'{r:.0f}' for r in raw_rates)}")
-    figures.add("ingest: app / raw (target >= 0.7)", f"{statistics.median(ratios):.2f}",
+    figures.add(f"ingest ({mode}): app / raw (target >= 0.7)", f"{statistics.median(ratios):.2f}",
                 f"runs: {', '.join(f'{r:.2f}' for r in ratios)}")
 
 
@@ -209,7 +209,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
 
 def fanout(figures: Figures, sizes: List[int], events: int, mode: str) -> None:
     for size in sizes:
-        with Server() as server:
+        with Server("--fanout", mode) as server:
             boards = Dashboards(server.url, size)
             try:
                 p50s, p95s, maxes, missing = [], [], [], 0
@@ -238,7 +238,7 @@ def fanout(figures: Figures, sizes: List[int], events: int, mode: str) -> None:
 
 
 def burst(figures: Figures, rate: float, seconds: float, dashboards: int, mode: str) -> None:
-    with Server() as server:
+    with Server("--fanout", mode) as server:
         boards = Dashboards(server.url, dashboards)
         try:
             traffic = simulate.Traffic(team_id=TEAM, seed=7).events()
@@ -330,16 +330,21 @@ def machine() -> str:
 
 
 def run(only: List[str], runs: int, events: int, concurrency: int, sizes: List[int],
-        burst_rate: float, burst_seconds: float, burst_dashboards: int) -> Figures:
+        burst_rate: float, burst_seconds: float, burst_dashboards: int,
+        modes: List[str]) -> Figures:
     raise_file_limit()
     figures = Figures()
-    print(f"Emojiboard bench: {machine()}; fan-out mode: inline", flush=True)
+    print(f"Emojiboard bench: {machine()}; fan-out modes: {', '.join(modes)}", flush=True)
+    # Each figure in every mode before the next figure, so the modes meet the same load.
     if "ingest" in only:
-        ingest(figures, runs, events, concurrency)
+        for mode in modes:
+            ingest(figures, runs, events, concurrency, mode)
     if "fanout" in only:
-        fanout(figures, sizes, events=max(3, runs * 2), mode="inline")
+        for mode in modes:
+            fanout(figures, sizes, events=max(3, runs * 2), mode=mode)
     if "burst" in only:
-        burst(figures, burst_rate, burst_seconds, burst_dashboards, mode="inline")
+        for mode in modes:
+            burst(figures, burst_rate, burst_seconds, burst_dashboards, mode=mode)
     if "cold-start" in only:
         cold_start(figures, max(5, runs * 2))
     return figures

@@ -157,9 +157,13 @@ def site_upload(site_dir, bucket, profile, region):
 @click.option("--burst-rate", default=200.0, show_default=True, type=click.FloatRange(1))
 @click.option("--burst-seconds", default=10.0, show_default=True, type=click.FloatRange(1))
 @click.option("--burst-dashboards", default=200, show_default=True, type=click.IntRange(1))
+@click.option("--fanout", "modes", multiple=True, default=("inline", "stream"),
+              type=click.Choice(["inline", "stream"]), show_default=True,
+              help="The fan-out modes to compare (repeat the option for several).")
 def bench(only, runs, events, concurrency, dashboards, burst_rate, burst_seconds,
-          burst_dashboards):
-    """Measure the local stack: ingest overhead, fan-out latency, a burst, cold start."""
+          burst_dashboards, modes):
+    """Measure the local stack: ingest overhead, fan-out latency, a burst, cold start;
+    each in both fan-out modes, side by side."""
     try:
         sizes = [int(n) for n in dashboards.split(",")]
     except ValueError:
@@ -167,7 +171,7 @@ def bench(only, runs, events, concurrency, dashboards, burst_rate, burst_seconds
     if dynamodb.why_not_local():
         raise click.ClickException(f"the bench needs DynamoDB Local: {dynamodb.why_not_local()}")
     bench_module.run(list(only), runs, events, concurrency, sizes, burst_rate, burst_seconds,
-                     burst_dashboards)
+                     burst_dashboards, list(modes))
 
 
 # ---- AWS ------------------------------------------------------------------------

@@ -204,7 +204,8 @@ class Gateway:
         if status != 200:
             return web.Response(status=status if status >= 400 else 403,
                                 text="connection refused by the $connect handler")
-        socket = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, autoping=True)
+        # API Gateway does not negotiate permessage-deflate: frames go uncompressed.
+        socket = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, autoping=True, compress=False)
         await socket.prepare(request)
         self.connections[connection_id] = Connection(
             connection_id, socket, request.remote or "127.0.0.1", request.headers.get("User-Agent", ""))

@@ -1,6 +1,7 @@
 """Exactly-once counting in DynamoDB, through the signed Slack route."""
 import time
 from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
 
 import pytest
 import requests
@@ -26,6 +27,32 @@ def test_the_same_reaction_sent_under_a_new_event_id_is_not_counted_twice(stack)
     post_event(stack, first)
     assert post_event(stack, again).json()["result"] == "unchanged"
     assert board(stack) == {"eyes": 1}
+
+
+def test_an_add_writes_without_reading_and_a_re_add_uses_the_record_it_gets_back(stack):
+    """Observes (does not change) the app's DynamoDB calls: an add is one write; when
+    the reaction has a record, the cancelled write returns it and the retry uses it."""
+    from chalicelib import services
+    client, calls = services.get().counts._db, []
+    real = client._make_api_call
+
+    def observe(name, params):
+        calls.append(name)
+        return real(name, params)
+
+    now = time.time()
+    with mock.patch.object(client, "_make_api_call", side_effect=observe):
+        post_event(stack, reaction("star", user="U1", item_ts="5.5", event_time=now - 30))
+        first = [c for c in calls if c in ("GetItem", "TransactWriteItems")]
+        post_event(stack, reaction("star", user="U1", item_ts="5.5", event_time=now - 20,
+                                   added=False))
+        calls.clear()
+        again = post_event(stack, reaction("star", user="U1", item_ts="5.5", event_time=now - 10))
+        re_add = [c for c in calls if c in ("GetItem", "TransactWriteItems")]
+    assert first == ["TransactWriteItems"]
+    assert again.json()["result"] == "counted"
+    assert re_add == ["TransactWriteItems", "TransactWriteItems"]
+    assert board(stack) == {"star": 1}
 
 
 def test_distinct_users_and_messages_each_count(stack):

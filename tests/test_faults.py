@@ -21,17 +21,23 @@ def _failing(operation: str):
     return mock.patch.object(client, "_make_api_call", side_effect=call)
 
 
-@pytest.mark.parametrize("operation", ["GetItem", "TransactWriteItems"])
-def test_store_outage_is_5xx_nothing_counted_and_the_retry_lands(stack, operation):
-    envelope = reaction("fire")
+@pytest.mark.parametrize("operation, added", [
+    ("TransactWriteItems", True), ("TransactWriteItems", False),
+    ("GetItem", False),  # only a removal reads first: an add lets its write check
+])
+def test_store_outage_is_5xx_nothing_counted_and_the_retry_lands(stack, operation, added):
+    if not added:
+        post_event(stack, reaction("fire", user="U1", item_ts="1.1"))
+    before, after = ({}, {"fire": 1}) if added else ({"fire": 1}, {})
+    envelope = reaction("fire", user="U1", item_ts="1.1", added=added)
     with _failing(operation):
         response = post_event(stack, envelope)
     assert response.status_code == 503
     assert "retry" in response.json()["error"]
-    assert board(stack) == {}
+    assert board(stack) == before
     retried = post_event(stack, envelope, retry=1)  # Slack's retry, store back
     assert retried.json()["result"] == "counted"
-    assert board(stack) == {"fire": 1}
+    assert board(stack) == after
 
 
 def test_a_failed_read_after_the_commit_does_not_make_slack_retry(stack):
