@@ -5,7 +5,7 @@ from typing import Mapping, Tuple
 from botocore.exceptions import BotoCoreError, ClientError
 from slack_sdk.signature import SignatureVerifier
 
-from . import fanout, settings, slack_events
+from . import fanout, settings, slack_events, windows
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -48,14 +48,21 @@ def handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply
         # Nothing was committed (the write is one transaction): a 5xx makes Slack retry.
         log.error("could not count event %s: %s", event.event_id, error)
         return 503, {"error": "the counter store is unavailable; Slack will retry"}
-    if outcome.touched and services.settings.fanout_mode == "inline":
-        # The count is committed: from here on a failure must not make Slack retry.
-        # (In stream mode the counts table's stream handler pushes, in batches.)
+    if services.settings.fanout_mode == "inline":  # stream mode: the stream handler pushes
+        # A duplicate pushes too: it is Slack redelivering an event whose push failed
+        # (below), or whose answer was lost; counts are absolute, so pushing is harmless.
+        touched = outcome.touched or (windows.every_window(outcome.at)
+                                      if outcome.status == "duplicate" else [])
         try:
-            fanout.push(services, {outcome.emoji: outcome.touched}, outcome.at)
+            fanout.push(services, {outcome.emoji: touched} if touched else {}, outcome.at)
         except (ClientError, BotoCoreError, RuntimeError) as error:
-            # Dashboards catch up on the next update or snapshot.
-            log.warning("broadcast of event %s failed: %s", event.event_id, error)
+            # Counted, but no dashboard heard of it. Slack's redelivery (a 5xx makes it
+            # retry) counts as a duplicate and pushes the current counts, so the pages
+            # converge even when this event is the emoji's last change.
+            log.warning("counted event %s, but could not update the dashboards: %s",
+                        event.event_id, error)
+            return 503, {"error": "counted, but the dashboards were not updated; "
+                                  "Slack will retry", "result": outcome.status}
     return 200, {"ok": True, "result": outcome.status}
 
 

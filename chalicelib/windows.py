@@ -65,3 +65,9 @@ def windows_touched(touched: List[str], now: float) -> Dict[str, List[str]]:
         if any(b in members for b in touched):
             result[window] = members
     return result
+
+
+def every_window(now: float) -> List[str]:
+    """Buckets that touch every window at `now`: to push an emoji's counts in all of
+    them when which buckets changed is not known (a redelivered event)."""
+    return [ALL_TIME, hour_bucket(now), day_bucket(now)]

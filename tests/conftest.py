@@ -6,6 +6,7 @@ import os
 import pytest
 
 from devkit import dynamodb, tables
+from devkit.bench import raise_file_limit
 from devkit.stack import LocalStack
 
 TEAM = "T0TEST"
@@ -14,6 +15,8 @@ SECRET = "test-signing-secret"
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "load: many concurrent requests; needs DynamoDB Local")
+    # Hundreds of dashboards in this process, each a socket on both ends of the gateway.
+    raise_file_limit()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -39,6 +42,17 @@ def stack():
     local.start()
     yield local
     local.stop()
+
+
+@pytest.fixture(scope="session")
+def stream_stack():
+    """A second stack in stream fan-out mode, as `devkit serve --fanout stream` in a child
+    process (one stack per process: the session's own is inline). Not emptied between
+    tests: tests on it compare with its own leaderboard."""
+    from devkit.served import ServeProcess
+    with ServeProcess("--fanout", "stream", secret=SECRET, team_id=TEAM) as served:
+        assert any(line.startswith("Fan-out:   stream") for line in served.lines)
+        yield served
 
 
 @pytest.fixture(autouse=True)
