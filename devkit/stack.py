@@ -60,7 +60,8 @@ class LocalStack:
                                                                 self._data_dir)
         try:
             client = self.dynamodb_client()
-            tables.ensure(client, self.counts_table, self.connections_table)
+            tables.ensure(client, self.counts_table, self.connections_table,
+                          stream=self.fanout == "stream")
             os.environ.update(app_environment(
                 self.dynamodb_url, self.url, self.counts_table, self.connections_table,
                 self.secret, self.team_id, self.fanout,

@@ -6,7 +6,11 @@ log = logging.getLogger(__name__)
 DEFAULT_NAMES = {"counts": "emojiboard-counts", "connections": "emojiboard-connections"}
 TTL_ATTRIBUTE = "expires_at"
 # The counts table's stream feeds the fan-out in stream mode. Keys are all the
-# handler reads (which emoji, which bucket), so the records stay small.
+# handler reads (which emoji, which bucket), so the records stay small. On AWS the
+# table always has it (devkit/infra.py); locally only a stack in stream mode turns it
+# on: DynamoDB Local keeps every stream's records for 24 hours, even a deleted
+# table's, and the test suite (which recreates the tables for every test) measured
+# it slowing down several-fold over a session with streams on.
 COUNTS_STREAM = {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
 
 
@@ -26,20 +30,18 @@ def definition(name: str, stream: bool = False) -> dict:
     return d
 
 
-def ensure(client, counts: str, connections: str) -> None:
-    """Create each table (with TTL on) unless it exists; give a counts table made
-    before streams were used its stream."""
+def ensure(client, counts: str, connections: str, stream: bool = False) -> None:
+    """Create each table (with TTL on) unless it exists; with `stream`, the counts
+    table keeps a stream (one made without it gets it)."""
     existing = set()
     for page in client.get_paginator("list_tables").paginate():
         existing.update(page["TableNames"])
-    for name, stream in ((counts, True), (connections, False)):
+    for name, with_stream in ((counts, stream), (connections, False)):
         if name in existing:
-            if stream and not client.describe_table(TableName=name)["Table"].get(
-                    "StreamSpecification", {}).get("StreamEnabled"):
-                client.update_table(TableName=name, StreamSpecification=COUNTS_STREAM)
-                log.info("turned on the stream of table %s", name)
+            if with_stream:
+                enable_stream(client, name)
             continue
-        client.create_table(**definition(name, stream))
+        client.create_table(**definition(name, with_stream))
         client.get_waiter("table_exists").wait(TableName=name,
                                                WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
         client.update_time_to_live(TableName=name, TimeToLiveSpecification={
@@ -47,5 +49,14 @@ def ensure(client, counts: str, connections: str) -> None:
         log.info("created table %s", name)
 
 
+def enable_stream(client, table: str) -> None:
+    """Give `table` its stream, unless it has one."""
+    described = client.describe_table(TableName=table)["Table"]
+    if not described.get("StreamSpecification", {}).get("StreamEnabled"):
+        client.update_table(TableName=table, StreamSpecification=COUNTS_STREAM)
+        log.info("turned on the stream of table %s", table)
+
+
 def latest_stream_arn(client, table: str) -> str:
-    return client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    """The table's current stream ('' when it has none)."""
+    return client.describe_table(TableName=table)["Table"].get("LatestStreamArn", "")
