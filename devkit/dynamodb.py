@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Tuple
 
+import boto3
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +22,13 @@ log = logging.getLogger(__name__)
 
 class DynamoDBUnavailable(RuntimeError):
     pass
+
+
+def client(url: str, service: str = "dynamodb"):
+    """A boto3 client for the local DynamoDB (or its Streams API) at `url`; the
+    stand-ins accept any credentials, but boto3 signs with some."""
+    return boto3.client(service, endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="local", aws_secret_access_key="local")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

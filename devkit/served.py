@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 from typing import Dict, Optional
 
-import boto3
 import requests
 
 from . import dynamodb
@@ -55,8 +54,7 @@ class ServeProcess:
         return f"http://{self.host}:{self.port}"
 
     def dynamodb_client(self):
-        return boto3.client("dynamodb", endpoint_url=self.dynamodb_url, region_name="us-east-1",
-                            aws_access_key_id="local", aws_secret_access_key="local")
+        return dynamodb.client(self.dynamodb_url)
 
     def board(self, window: str = "all") -> Dict[str, int]:
         rows = requests.get(f"{self.url}/api/leaderboard",

@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-import boto3
 from aiohttp import web
 
 from . import dynamodb, site, slack_api, streams, tables
@@ -52,8 +51,7 @@ class LocalStack:
         return f"http://{self.host}:{self.port}"
 
     def dynamodb_client(self):
-        return boto3.client("dynamodb", endpoint_url=self.dynamodb_url, region_name="us-east-1",
-                            aws_access_key_id="local", aws_secret_access_key="local")
+        return dynamodb.client(self.dynamodb_url)
 
     def start(self) -> "LocalStack":
         self.dynamodb_url, self._stop_dynamodb = dynamodb.start(self._dynamodb_choice,

@@ -22,8 +22,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+
+from . import dynamodb
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +67,9 @@ def lambda_record(record: dict, stream_arn: str) -> dict:
 
 class StreamPoller:
     def __init__(self, dynamodb_url: str, table: str, mapping: MappingSettings,
-                 invoke: Callable[[dict], None], region: str = "us-east-1"):
-        credentials = dict(aws_access_key_id="local", aws_secret_access_key="local")
-        self._tables = boto3.client("dynamodb", endpoint_url=dynamodb_url, region_name=region,
-                                    **credentials)
-        self._streams = boto3.client("dynamodbstreams", endpoint_url=dynamodb_url,
-                                     region_name=region, **credentials)
+                 invoke: Callable[[dict], None]):
+        self._tables = dynamodb.client(dynamodb_url)
+        self._streams = dynamodb.client(dynamodb_url, "dynamodbstreams")
         self._table, self.mapping, self._invoke = table, mapping, invoke
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
