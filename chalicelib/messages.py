@@ -10,7 +10,14 @@ MAX_MESSAGE_BYTES = 32 * 1024
 
 
 def encode(message: dict) -> bytes:
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (the Slack route refuses them, but a row stored before it
+        # did may hold one) has no UTF-8 form; JSON's \u escapes carry it instead, so
+        # the message still goes out rather than blanking a page's board.
+        return json.dumps(message, separators=(",", ":")).encode("ascii")
 
 
 def pong() -> bytes:

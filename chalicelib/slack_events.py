@@ -4,12 +4,17 @@ Only the fields Emojiboard uses are checked; anything else in the body is ignore
 as Slack adds fields over time.
 """
 import json
+import time
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
-MAX_EMOJI_NAME = 100  # Slack's own limit for emoji names.
+from .names import canonical, name_ok, split_reaction
+
 MAX_ID = 255
+# Slack stamps an event when it happens and signs the request moments later; the
+# signature's replay window is 5 minutes, so no genuine event is dated further ahead.
+MAX_FUTURE_SECONDS = 300
 
 
 class BadRequest(ValueError):
@@ -32,7 +37,7 @@ class Reaction:
     team_id: str
     added: bool          # reaction_added (True) or reaction_removed (False)
     user: str
-    reaction: str        # as Slack sent it, e.g. "thumbsup::skin-tone-2"
+    reaction: str        # e.g. "+1::skin-tone-2": Slack's, standard aliases folded
     item: str            # what was reacted to, e.g. "C123/1700000000.000100"
     event_time: float    # seconds since the epoch
 
@@ -46,11 +51,14 @@ class Reaction:
 class EmojiChanged:
     """A custom emoji added, removed or renamed: `removed` names go, `added` comes.
     Slack sends `add` {name, value}, `remove` {names} and `rename` {old_name,
-    new_name, value}; a value is an image URL or `alias:{other name}`."""
+    new_name, value}; a value is an image URL or `alias:{other name}`. With no
+    subtype, or one this app does not know, Slack's `emoji_changed` page says to
+    reload every emoji with `emoji.list`: `reload` is then True and nothing else set."""
     event_id: str
     team_id: str
     removed: Tuple[str, ...]
     added: Optional[Tuple[str, str]]  # (name, value)
+    reload: bool = False
 
 
 SlackEvent = Union[UrlVerification, Ignored, Reaction, EmojiChanged]
@@ -64,6 +72,10 @@ def _field(obj: dict, name: str, where: str, max_len: int = MAX_ID) -> str:
         raise BadRequest(f"{where}.{name} must be a non-empty string")
     if len(value) > max_len:
         raise BadRequest(f"{where}.{name} is longer than {max_len} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800"): JSON allows it, text does not
+        raise BadRequest(f"{where}.{name} is not valid Unicode text") from None
     return value
 
 
@@ -80,20 +92,32 @@ def _item_key(item: Any) -> str:
     raise BadRequest(f"event.item.type {kind!r} is not one Slack sends for reactions")
 
 
-def _event_time(event: dict, envelope: dict) -> float:
+def _event_time(event: dict, envelope: dict, now: float) -> float:
     raw = event.get("event_ts", envelope.get("event_time"))
     if isinstance(raw, bool):
         raw = None
     try:
         value = float(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer like 10**400
         raise BadRequest("event.event_ts must be a Slack timestamp such as '1700000000.000100'") from None
     if not 0 < value < 1e11:
         raise BadRequest("event.event_ts is out of range")
+    if value > now + MAX_FUTURE_SECONDS:
+        # Refused, not clamped: a date Slack cannot have sent says the event is not
+        # genuine, and counting it at another time would be a guess.
+        raise BadRequest("event.event_ts is in the future")
     return value
 
 
-def parse(body: bytes) -> SlackEvent:
+def _emoji_name(obj: dict, name: str, where: str = "event") -> str:
+    value = _field(obj, name, where)
+    if not name_ok(value):
+        raise BadRequest(f"{where}.{name} is not an emoji name (lower case, no spaces or "
+                         "punctuation but _ + - ', one script)")
+    return value
+
+
+def parse(body: bytes, now: Optional[float] = None) -> SlackEvent:
     try:
         envelope = json.loads(body)
     except (ValueError, RecursionError):
@@ -115,9 +139,11 @@ def parse(body: bytes) -> SlackEvent:
     if event_type not in ("reaction_added", "reaction_removed"):
         return Ignored(f"event type {event_type!r}")
 
-    reaction = _field(event, "reaction", "event", max_len=2 * MAX_EMOJI_NAME + 20)
-    if len(reaction.split("::", 1)[0]) > MAX_EMOJI_NAME or reaction.startswith("::"):
-        raise BadRequest("event.reaction is not an emoji name")
+    parts = split_reaction(_field(event, "reaction", "event", max_len=1024))
+    if parts is None:
+        raise BadRequest("event.reaction is not an emoji name (lower case, no spaces or "
+                         "punctuation but _ + - ', one script, then ::skin-tone-N)")
+    reaction = "::".join((canonical(parts[0]),) + parts[1])
     return Reaction(
         event_id=_field(envelope, "event_id", "body"),
         team_id=_field(envelope, "team_id", "body"),
@@ -125,14 +151,14 @@ def parse(body: bytes) -> SlackEvent:
         user=_field(event, "user", "event"),
         reaction=reaction,
         item=_item_key(event.get("item")),
-        event_time=_event_time(event, envelope),
+        event_time=_event_time(event, envelope, time.time() if now is None else now),
     )
 
 
 def emoji_value_ok(value: str) -> bool:
     """An image URL Slack could serve (http or https, nothing a page could run), or an alias."""
     if value.startswith("alias:"):
-        return 0 < len(value) - 6 <= MAX_EMOJI_NAME
+        return name_ok(value[len("alias:"):])
     if len(value) > MAX_EMOJI_VALUE or any(c.isspace() or ord(c) < 32 or c == "\x7f"
                                            for c in value):
         return False
@@ -152,21 +178,22 @@ def _emoji_value(event: dict) -> str:
 
 
 def _emoji_changed(envelope: dict, event: dict) -> EmojiChanged:
-    subtype = _field(event, "subtype", "event")
     ids = dict(event_id=_field(envelope, "event_id", "body"),
                team_id=_field(envelope, "team_id", "body"))
+    subtype = event.get("subtype")
     if subtype == "add":
-        name = _field(event, "name", "event", max_len=MAX_EMOJI_NAME)
-        return EmojiChanged(**ids, removed=(), added=(name, _emoji_value(event)))
+        return EmojiChanged(**ids, removed=(), added=(_emoji_name(event, "name"),
+                                                      _emoji_value(event)))
     if subtype == "remove":
         names = event.get("names")
         if not isinstance(names, list) or not 0 < len(names) <= MAX_REMOVED:
             raise BadRequest(f"event.names must be a list of 1 to {MAX_REMOVED} emoji names")
-        if not all(isinstance(n, str) and 0 < len(n) <= MAX_EMOJI_NAME for n in names):
+        if not all(name_ok(n) for n in names):
             raise BadRequest("event.names must hold emoji names")
         return EmojiChanged(**ids, removed=tuple(dict.fromkeys(names)), added=None)
     if subtype == "rename":
-        old = _field(event, "old_name", "event", max_len=MAX_EMOJI_NAME)
-        new = _field(event, "new_name", "event", max_len=MAX_EMOJI_NAME)
+        old, new = _emoji_name(event, "old_name"), _emoji_name(event, "new_name")
         return EmojiChanged(**ids, removed=(old,), added=(new, _emoji_value(event)))
-    raise BadRequest(f"event.subtype {subtype!r} is not add, remove or rename")
+    # Slack: "an absent subtype or unrecognized subtype should be handled by reloading
+    # all emojis via the emoji.list method" (Events API, emoji_changed).
+    return EmojiChanged(**ids, removed=(), added=None, reload=True)

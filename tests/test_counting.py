@@ -96,13 +96,17 @@ def test_removal_delivered_before_its_add_counts_nothing(stack):
     assert board(stack) == {"sob": 1}
 
 
-def test_skin_tones_fold_into_the_base_emoji(stack):
+def test_skin_tones_and_standard_aliases_fold_into_one_emoji(stack):
+    # Slack's names for one standard emoji (emoji-data lists `+1` first, then `thumbsup`).
     for user, name in [("U1", "thumbsup"), ("U2", "thumbsup::skin-tone-2"),
-                       ("U3", "thumbsup::skin-tone-6")]:
+                       ("U3", "+1::skin-tone-6"), ("U4", "+1")]:
         post_event(stack, reaction(name, user=user, item_ts="7.7"))
-    assert board(stack) == {"thumbsup": 3}
-    post_event(stack, reaction("thumbsup::skin-tone-2", user="U2", item_ts="7.7", added=False))
-    assert board(stack) == {"thumbsup": 2}
+    assert board(stack) == {"+1": 4}
+    # The reaction's own record folds too: taken back under the other name, it goes.
+    post_event(stack, reaction("+1::skin-tone-2", user="U2", item_ts="7.7", added=False))
+    assert board(stack) == {"+1": 3}
+    post_event(stack, reaction("heart", user="U1", item_ts="7.7"))
+    assert board(stack) == {"+1": 3, "heart": 1}  # other emoji stay their own
 
 
 def test_windows_count_by_event_time(stack):
@@ -129,7 +133,7 @@ def test_removal_takes_the_reaction_out_of_the_windows_it_was_added_in(stack):
 @pytest.mark.load
 def test_concurrent_distinct_events_land_exactly(stack):
     threads, per_thread = 8, 250
-    emoji = ["thumbsup", "heart", "joy", "tada", "eyes"]
+    emoji = ["+1", "heart", "joy", "tada", "eyes"]
 
     def deliver(thread):
         with requests.Session() as session:

@@ -2,7 +2,7 @@
 import pytest
 import requests
 
-from tests.helpers import post_event, reaction
+from tests.helpers import dashboard, post_event, reaction, receive, send
 
 
 def _rows(stack, **params):
@@ -65,8 +65,22 @@ def test_a_rolling_window_row_carries_the_all_time_version(stack):
     ({"limit": "ten"}, "limit must be"),
     ({"limit": "501"}, "limit must be"),
     ({"limit": "2.5"}, "limit must be"),
+    # Digits to str.isdigit(), not to int(); and one int() takes but is not ASCII.
+    ({"limit": "\u00b2"}, "limit must be"),        # superscript two
+    ({"limit": "\u2460"}, "limit must be"),        # circled one
+    ({"limit": "\uff15"}, "limit must be"),        # fullwidth five
+    ({"limit": "9" * 5000}, "limit must be"),     # past int()'s 4,300-digit limit
 ])
 def test_bad_query_is_400_with_clear_error(stack, params, fragment):
     status, body = _rows(stack, **params)
     assert status == 400
     assert fragment in body["error"]
+    assert len(body["error"]) < 200  # the bad value is quoted, cut short
+
+
+@pytest.mark.parametrize("limit", ["\u00b2", "\u2460", "\uff15", "9" * 4000, 10 ** 30, 5.0])
+def test_a_bad_limit_over_the_websocket_gets_a_clear_error(stack, limit):
+    with dashboard(stack) as socket:
+        send(socket, {"action": "snapshot", "limit": limit})
+        reply = receive(socket)
+    assert reply["type"] == "error" and reply["message"].startswith("limit must be")

@@ -323,4 +323,5 @@ def test_dashboards_dropping_and_reconnecting_converge_and_the_dead_are_pruned(
         assert len(set(connection_ids(stack)) - before) == size
     finally:
         fleet.close()
-    assert wait_for(lambda: set(connection_ids(stack)) == before, timeout=30)
+    # The fleet's records are gone; the stack is shared, so others may have come or gone.
+    assert wait_for(lambda: not set(connection_ids(stack)) - before, timeout=30)

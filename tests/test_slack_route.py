@@ -153,3 +153,58 @@ def test_a_missing_signing_secret_is_a_clear_500(stack, monkeypatch):
         "error": "server misconfigured: environment variable SLACK_SIGNING_SECRET is not set"}
     monkeypatch.undo()
     assert board(stack) == {}
+
+
+# Names no Slack emoji can have (chalicelib/names.py): each a 400 that counts nothing.
+NOT_EMOJI_NAMES = {
+    "nul": "fi\x00re", "newline": "fi\nre", "rtl-override": "\u202efire",
+    "zero-width-space": "fi\u200bre", "cyrillic-look-alike": "h\u0435art",
+    "capitals": "THUMBSUP", "spaces": " heart ", "lone-surrogate": "\ud800",
+    "fullwidth": "\uff15", "colon": "fire:", "markup": "<img src=x onerror=alert(1)>",
+    "too-long": "n" * 101, "bad-skin-tone": "+1::SKIN", "empty-base": "::skin-tone-2",
+}
+
+
+@pytest.mark.parametrize("name", NOT_EMOJI_NAMES.values(), ids=NOT_EMOJI_NAMES.keys())
+def test_a_reaction_that_is_not_an_emoji_name_is_400_and_counts_nothing(stack, name):
+    response = post_event(stack, reaction(name))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"].startswith("event.reaction is not ")
+    assert board(stack) == {}
+
+
+@pytest.mark.parametrize("name", ["fire", "+1", "-1", "e-mail", "man-woman-boy",
+                                  "party_parrot", "it's", "100", "ありがとう", "了解",
+                                  "спасибо", "wave::skin-tone-3"])
+def test_every_kind_of_slack_name_is_counted(stack, name):
+    assert post_event(stack, reaction(name)).json()["result"] == "counted"
+    assert board(stack) == {name.split("::")[0]: 1}
+
+
+@pytest.mark.parametrize("field, value", [("user", "U\ud800"), ("channel", "C\udfff")])
+def test_a_lone_surrogate_anywhere_is_400(stack, field, value):
+    response = post_event(stack, reaction("fire", **{field: value}))
+    assert response.status_code == 400
+    assert "not valid Unicode text" in response.json()["error"]
+    assert board(stack) == {}
+
+
+@pytest.mark.parametrize("event_ts, error", [
+    (time.time() + 3 * 365 * 86400, "in the future"),      # years ahead: not Slack's
+    (10 ** 400, "must be a Slack timestamp"),              # an integer no float holds
+])
+def test_an_impossible_event_time_is_400_and_counts_nothing(stack, event_ts, error):
+    envelope = reaction("fire")
+    envelope["event"]["event_ts"] = event_ts
+    body = simulate.encode(envelope)
+    response = post_event(stack, body)
+    assert response.status_code == 400, response.text
+    assert error in response.json()["error"]
+    assert board(stack) == {}
+    assert board(stack, "24h") == {}
+
+
+def test_an_event_moments_ahead_of_this_clock_is_counted(stack):
+    # Slack's clock and ours differ a little; within the signature's 5 minutes is fine.
+    assert post_event(stack, reaction("fire", event_time=time.time() + 60)).status_code == 200
+    assert board(stack, "24h") == {"fire": 1}

@@ -196,3 +196,55 @@ def test_throttled_pushes_are_retried(stack):
         assert receive(socket)["changes"][0]["emoji"] == "wave"
         assert stack.gateway.throttle[connection_id] == 0
         assert connection_ids(stack) == [connection_id]  # throttled is not gone
+
+
+def test_one_connection_may_ask_only_so_much(stack):
+    """A socket looping on requests gets ASK_LIMIT answers a window, one error saying
+    why, then nothing more until the window turns; other pages are unaffected."""
+    from chalicelib.connections import ASK_LIMIT, ASK_WINDOW_SECONDS
+    # Start just after a window turns, so all of this falls in one.
+    time.sleep(ASK_WINDOW_SECONDS - time.time() % ASK_WINDOW_SECONDS + 0.05)
+    with dashboard(stack) as greedy, dashboard(stack) as other:
+        for _ in range(ASK_LIMIT + 10):
+            send(greedy, {"action": "ping"})
+        replies = [receive(greedy) for _ in range(ASK_LIMIT + 1)]
+        assert [r["type"] for r in replies] == ["pong"] * ASK_LIMIT + ["error"]
+        assert "too many messages" in replies[-1]["message"]
+        with pytest.raises(TimeoutError):
+            greedy.recv(timeout=1)
+        send(other, {"action": "ping"})
+        assert receive(other) == {"type": "pong"}
+        time.sleep(ASK_WINDOW_SECONDS - time.time() % ASK_WINDOW_SECONDS + 0.05)
+        send(greedy, {"action": "ping"})  # a new window: answered again
+        assert receive(greedy) == {"type": "pong"}
+
+
+def test_a_gone_connection_s_messages_do_no_work(stack):
+    """API Gateway may still hand over a message from a connection whose $disconnect
+    already ran: with no record left, nothing is read or sent for it."""
+    with dashboard(stack) as socket:
+        [connection_id] = wait_for(lambda: connection_ids(stack))
+        stack.dynamodb_client().delete_item(
+            TableName=stack.connections_table,
+            Key={"pk": {"S": "CONN"}, "sk": {"S": connection_id}})
+        send(socket, {"action": "snapshot", "window": "all"})
+        with pytest.raises(TimeoutError):
+            socket.recv(timeout=1.5)
+
+
+def test_a_row_stored_with_a_lone_surrogate_still_reaches_pages(stack):
+    """Rows counted before the Slack route refused such names: snapshots and updates
+    carry them as JSON escapes instead of failing to encode (and sending nothing)."""
+    from chalicelib import services, slack_events
+    bad = slack_events.Reaction(event_id="EvOLD", team_id="T0TEST", added=True, user="U1",
+                                reaction="\ud800", item="C1/1.1", event_time=time.time())
+    assert services.get().counts.record(bad, "T0TEST").status == "counted"
+    post_event(stack, reaction("fire"))
+    with dashboard(stack) as socket:
+        send(socket, {"action": "snapshot", "window": "24h"})
+        snapshot = receive(socket)
+        assert snapshot["type"] == "snapshot"
+        assert {r["emoji"]: r["count"] for r in snapshot["leaderboard"]} == {
+            "\ud800": 1, "fire": 1}
+        post_event(stack, reaction("fire", user="U2"))
+        assert receive(socket)["type"] == "update"
