@@ -1,4 +1,14 @@
-"""POST /slack/events: verify, parse, count, broadcast. One way, in that order."""
+"""POST /slack/events: verify, parse, count, broadcast. One way, in that order.
+
+Slack treats any answer but a 2xx within 3 seconds as a failed delivery: it retries
+(up to 3 times, with `X-Slack-Retry-Num` and `X-Slack-Retry-Reason`) and counts the
+failure toward disabling the app's events. So a 4xx is for a request that is not
+Slack's (401, 413) or that Slack could not have meant (400), and a 5xx only ever
+means "retry me": the store was down before the commit (nothing counted, the retry
+counts it), inline pushes failed after it (the retry is a duplicate that re-sends
+the counts), or a setting is missing (app.py's 500: the retry lands once it is set).
+Every retry is safe: the event id makes it count once.
+"""
 import logging
 from typing import Mapping, Tuple
 
@@ -31,6 +41,9 @@ def handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply
         event = slack_events.parse(body)
     except slack_events.BadRequest as error:
         return 400, {"error": str(error)}
+    if headers.get("x-slack-retry-num"):
+        log.info("Slack retry %s of %s (%s)", headers.get("x-slack-retry-num"),
+                 getattr(event, "event_id", "-"), headers.get("x-slack-retry-reason", "no reason"))
 
     if isinstance(event, slack_events.UrlVerification):
         return 200, {"challenge": event.challenge}

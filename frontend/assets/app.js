@@ -10,10 +10,15 @@ const LABELS = {
   "24h": "in the last 24 hours", "7d": "in the last 7 days",
   "30d": "in the last 30 days", all: "all time",
 };
-const STATES = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…", offline: "offline" };
+const STATES = {
+  connecting: "connecting…", live: "live", reconnecting: "reconnecting…", offline: "offline",
+  trouble: "can't load the board: retrying…",
+};
 // Ask for the whole board (the API's maximum), so the total stays exact; show the top.
 const SNAPSHOT_LIMIT = 500;
 const SNAPSHOT_RETRY_MS = 3_000;
+// A snapshot the socket has not answered by then is asked for again, and said so.
+const SNAPSHOT_TIMEOUT_MS = 10_000;
 
 const params = new URLSearchParams(location.search);
 const tv = params.get("tv") === "1";
@@ -45,8 +50,14 @@ const live = new LiveSocket(config.wsUrl, {
 });
 
 function askSocket(window) {
-  boardFor(window).requestSnapshot();
+  const board = boardFor(window);
+  const seq = board.requestSnapshot();
   live.send({ action: "snapshot", window, limit: SNAPSHOT_LIMIT });
+  setTimeout(() => {
+    if (board.seq !== seq || !board.pending) return;
+    if (window === current) showTrouble(true);
+    load(window);
+  }, SNAPSHOT_TIMEOUT_MS);
 }
 
 async function askHttp(window) {
@@ -61,6 +72,7 @@ async function askHttp(window) {
     if (seq === board.seq) applySnapshot(message);
   } catch (error) {
     console.warn("leaderboard request failed:", error);
+    if (seq === board.seq && window === current) showTrouble(true);
     if (seq === board.seq) setTimeout(() => board.seq === seq && load(window), SNAPSHOT_RETRY_MS);
   }
 }
@@ -74,7 +86,11 @@ function applySnapshot(message) {
   const board = boards.get(message.window);
   if (!board) return;
   board.applySnapshot(message, SNAPSHOT_LIMIT);
-  if (message.window === current) paint();
+  if (message.window === current) {
+    everLoaded = true;
+    showTrouble(false);
+    paint();
+  }
 }
 
 let resnapshotTimer = null;
@@ -93,9 +109,10 @@ function onMessage(message) {
     }
     paint();
   } else if (message.type === "error") {
-    // Most likely a snapshot the store could not serve: ask again shortly.
+    // Most likely a snapshot the store could not serve: say so, ask again shortly.
     console.warn("server:", message.message);
     const window = current;
+    if (boards.get(window)?.pending) showTrouble(true);
     setTimeout(() => boards.get(window)?.pending && load(window), SNAPSHOT_RETRY_MS);
   }
 }
@@ -115,7 +132,25 @@ function paint() {
   showUpdated();
 }
 
+// The header says "live" only while the socket is up and once a board has loaded;
+// a board that cannot load says so rather than sit empty under "live".
+let connection = "connecting";
+let trouble = false;
+let everLoaded = false;
+
 function showState(state) {
+  connection = state;
+  showStatus();
+}
+
+function showTrouble(value) {
+  trouble = value;
+  showStatus();
+}
+
+function showStatus() {
+  const up = connection === "live" || connection === "connecting";
+  const state = trouble && up ? "trouble" : connection === "live" && !everLoaded ? "connecting" : connection;
   const status = $("status");
   status.dataset.state = state;
   status.querySelector(".status-text").textContent = STATES[state];
@@ -149,6 +184,7 @@ function select(window, { focus = false, remember = true } = {}) {
     history.replaceState(null, "", url);
   }
   list.replaceChildren(); // a new window is a new board, not a reshuffle of this one
+  showTrouble(false); // this board's own requests say whether it loads
   const board = boardFor(window);
   if (!board.loaded && !board.pending) load(window);
   paint();
