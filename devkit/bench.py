@@ -310,8 +310,7 @@ def cold_start(figures: Figures, runs: int) -> None:
                 f"{statistics.median(ratios):.2f}x",
                 f"{statistics.median(ours) * 1000:.0f} ms vs {statistics.median(theirs) * 1000:.0f} ms")
     with tempfile.TemporaryDirectory() as tmp:
-        # `make package`'s own path (it renders the stage's policy file first, which a
-        # bare `chalice package` needs); prod has every function, the stream handler too.
+        # `make package`'s own path; prod has every function, the stream handler too.
         # Nothing talks to AWS.
         from .deploy import package as chalice_package
         with contextlib.redirect_stdout(io.StringIO()):

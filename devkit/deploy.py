@@ -8,7 +8,7 @@ deploy:
   3. Chalice learns the WebSocket API's id only by creating it: when the id was not
      known before this deploy (the first one), deploy once more with WEBSOCKET_API_ID
      and the policy's `execute-api:ManageConnections` naming that API
-     (docs/architecture.md, "Deploying");
+     (docs/architecture.md, "Deploying"); then the WebSocket stage's route throttling;
   4. the dashboard built with the deployed URLs (`site.py`) and uploaded (`publish.py`);
   5. the dashboard URL, the Slack Request URL, and a Slack app manifest.
 """
@@ -36,6 +36,26 @@ SECRETS = ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
 OPTIONAL_SETTINGS = ("SLACK_TEAM_ID",)
 # What app.py reads at import (which handlers exist), not only at run time.
 IMPORT_SETTINGS = ("FANOUT_MODE", "COUNTS_STREAM_ARN")
+# Route throttling of the WebSocket API's stage (every route: $connect, $default,
+# $disconnect). The API is open to any browser, and API Gateway's account-level
+# throttle (10,000 requests/s per region by default) is shared by the Slack route's
+# REST API and the Management API the fan-out pushes through ("Amazon API Gateway
+# quotas", docs.aws.amazon.com/apigateway/latest/developerguide/limits.html), so
+# dashboards must not be able to use it up. 1,000 dashboards send about 17 messages/s
+# (a ping a minute): 100/s leaves 6x headroom, and a reconnect storm beyond the burst
+# gets 429s, which the page retries with backoff. Route-level throttling through
+# UpdateStage's DefaultRouteSettings: "Protect your WebSocket APIs in API Gateway",
+# docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-protect.html
+WEBSOCKET_THROTTLE = {"ThrottlingBurstLimit": 200, "ThrottlingRateLimit": 100.0}
+# `aws cloudformation deploy` of the packaged template: its IAM roles have no custom
+# names (so not CAPABILITY_NAMED_IAM), and `deploy` goes through a change set, to
+# which CAPABILITY_AUTO_EXPAND "doesn't apply" (CreateChangeSet, Capabilities), even
+# with the AWS::Serverless transform.
+CAPABILITIES = "CAPABILITY_IAM"
+
+
+class DeployError(RuntimeError):
+    """Something the deployer can act on; the CLI shows it as one line."""
 
 
 @contextmanager
@@ -128,12 +148,23 @@ class Chalice:
             session.set_config_variable("region", self.region)
         return session
 
-    def deploy(self, stage: str, environment: Dict[str, str]) -> dict:
+    def deploy(self, stage: str, environment: Dict[str, str], policy_document: dict) -> dict:
+        """`chalice deploy --stage S` with these environment variables and this policy
+        (given as the stage's iam_policy_file, from a temporary file: the committed
+        `.chalice/policy-{stage}.json` stays as it is)."""
+        with tempfile.TemporaryDirectory(prefix="emojiboard-policy-") as tmp:
+            policy_file = Path(tmp) / f"policy-{stage}.json"
+            policy_file.write_text(policy.as_text(policy_document))
+            return self._deploy(stage, environment, policy_file)
+
+    def _deploy(self, stage: str, environment: Dict[str, str], policy_file: Path) -> dict:
         from chalice.utils import UI
         factory = self._factory()
+        # Chalice joins .chalice/ and the file name: an absolute path wins.
         config = factory.create_config_obj(
             chalice_stage_name=stage, autogen_policy=False,
-            user_provided_params={"environment_variables": dict(environment)})
+            user_provided_params={"environment_variables": dict(environment),
+                                  "iam_policy_file": str(policy_file)})
         deployer = factory.create_default_deployer(session=self._session(factory),
                                                    config=config, ui=UI())
         # app.py registers the stream handler at import, from the fan-out settings, so
@@ -177,8 +208,9 @@ def deploy(stage: str, session: boto3.session.Session, chalice: Chalice,
            out_dir: Path = DIST, title: str = "Emojiboard", workspace: str = "",
            env=os.environ, echo: Callable[[str], None] = print) -> Result:
     region = session.region_name
-    if not region:
-        raise RuntimeError("no AWS region: pass --region or set AWS_REGION / a profile's region")
+    # Credentials first (GetCallerIdentity needs no permission): a deploy that cannot
+    # authenticate stops before it changes anything.
+    account = caller_account(session)
     cfn = session.client("cloudformation")
     s3 = session.client("s3")
 
@@ -190,25 +222,25 @@ def deploy(stage: str, session: boto3.session.Session, chalice: Chalice,
     environment.update(slack_settings(stage, session.client("ssm"), env, echo))
 
     # 2 and 3. chalice deploy, twice when the WebSocket API id was not known before.
-    account = session.client("sts").get_caller_identity()["Account"]
     partition = session.get_partition_for_region(region)
     known = Deployed.recorded(chalice.project_dir, stage).websocket_api_id
     passes = 0
     while True:
         if known:
             environment["WEBSOCKET_API_ID"] = known
-        policy.write(stage, policy_values(stage, region, account, partition, tables, known),
-                     chalice.project_dir / ".chalice")
+        document = policy.render(policy_values(stage, region, account, partition, tables, known))
         echo(f"chalice deploy --stage {stage}"
              + (f" (WEBSOCKET_API_ID={known})" if known else " (WebSocket API id not known yet)"))
-        deployed = Deployed.from_values(chalice.deploy(stage, environment))
+        deployed = Deployed.from_values(chalice.deploy(stage, environment, document))
         passes += 1
         if deployed.websocket_api_id == known or passes == 2:
             break
         known = deployed.websocket_api_id
         echo(f"WebSocket API id is {known}: deploying again so the HTTP route can push to it")
     if deployed.websocket_api_id != environment.get("WEBSOCKET_API_ID"):
-        raise RuntimeError("the WebSocket API id changed during the deploy; run it again")
+        raise DeployError("the WebSocket API id changed during the deploy; run it again")
+    throttle_websocket_stage(session.client("apigatewayv2"), deployed.websocket_api_id,
+                             infra.stage_setting(stage, "api_gateway_stage"), echo)
 
     # 4. The dashboard, pointed at what was just deployed.
     api_url = deployed.rest_api_url.rstrip("/")
@@ -241,16 +273,44 @@ def deploy(stage: str, session: boto3.session.Session, chalice: Chalice,
     return result
 
 
+def caller_account(session: boto3.session.Session) -> str:
+    """The account the credentials belong to; fails early (NoCredentialsError,
+    ExpiredToken...) before anything is created or deleted."""
+    if not session.region_name:
+        raise DeployError("no AWS region: pass --region, set AWS_REGION, or give the "
+                          "profile a region")
+    return session.client("sts").get_caller_identity()["Account"]
+
+
+def throttle_websocket_stage(v2, api_id: str, stage_name: str,
+                             echo: Callable[[str], None] = print) -> str:
+    """Set WEBSOCKET_THROTTLE as the stage's default route settings; "unchanged" when
+    they already are (Chalice's later deploys keep the stage, and with it these)."""
+    current = v2.get_stage(ApiId=api_id, StageName=stage_name).get("DefaultRouteSettings", {})
+    if all(current.get(k) == v for k, v in WEBSOCKET_THROTTLE.items()):
+        return "unchanged"
+    # The other default route settings (logging, metrics) are sent back as they are.
+    v2.update_stage(ApiId=api_id, StageName=stage_name,
+                    DefaultRouteSettings={**current, **WEBSOCKET_THROTTLE})
+    echo(f"WebSocket stage {stage_name}: throttled to {WEBSOCKET_THROTTLE['ThrottlingRateLimit']:g} "
+         f"messages/s, bursts of {WEBSOCKET_THROTTLE['ThrottlingBurstLimit']}")
+    return "updated"
+
+
 def destroy(stage: str, session: boto3.session.Session, chalice: Chalice,
             delete_data: bool = False, echo: Callable[[str], None] = print) -> None:
-    """The Chalice app, the site and the app stack; the counters only with delete_data."""
-    echo(f"chalice delete --stage {stage}")
-    chalice.delete(stage)
+    """The Chalice app, the site and the app stack; the counters only with delete_data.
+    Writes nothing when there is nothing to delete, or when it cannot authenticate."""
+    caller_account(session)
+    if Deployed.recorded(chalice.project_dir, stage).resources:
+        echo(f"chalice delete --stage {stage}")
+        chalice.delete(stage)
+    else:
+        # Chalice's delete would record an empty .chalice/deployed/{stage}.json.
+        echo(f"no Chalice app recorded for stage {stage} (.chalice/deployed/{stage}.json): "
+             "nothing to delete there")
     infra.teardown(session.client("cloudformation"), session.client("s3"),
                    session.client("dynamodb"), stage, delete_data, echo)
-    rendered = chalice.project_dir / ".chalice" / f"policy-{stage}.json"
-    if rendered.exists():
-        rendered.unlink()
 
 
 # ---- chalice package --merge-template ------------------------------------------
@@ -266,9 +326,12 @@ def _chalice_cli(args, project_dir: Path, region: str, settings: Dict[str, str])
     import subprocess
     env = dict(os.environ, AWS_DEFAULT_REGION=os.environ.get("AWS_DEFAULT_REGION", region),
                **settings)
-    subprocess.run([sys.executable, "-c", "import sys; from chalice.cli import main; "
-                    "sys.argv[0] = 'chalice'; sys.exit(main())", *args],
-                   cwd=project_dir, env=env, check=True)
+    done = subprocess.run([sys.executable, "-c", "import sys; from chalice.cli import main; "
+                           "sys.argv[0] = 'chalice'; sys.exit(main())", *args],
+                          cwd=project_dir, env=env)
+    if done.returncode:
+        raise DeployError(f"chalice {' '.join(args[:3])} failed (exit {done.returncode}); "
+                          "its output is above")
 
 
 def merge_template(stage: str, chalice_template: dict) -> dict:
@@ -302,6 +365,9 @@ def merge_template(stage: str, chalice_template: dict) -> dict:
         role = resource["Properties"]["Role"]["Fn::GetAtt"][0]
         resources[role] = {"Properties": {"Policies": [
             {"PolicyName": f"{role}Policy", "PolicyDocument": document}]}}
+    if "WebsocketAPIStage" in chalice_template["Resources"]:
+        resources["WebsocketAPIStage"] = {
+            "Properties": {"DefaultRouteSettings": dict(WEBSOCKET_THROTTLE)}}
     return {
         "Parameters": {param: {"Type": "String", "Default": "", "Description": text,
                                **({"NoEcho": True} if secret else {})}
@@ -321,13 +387,12 @@ def package(stage: str, out_dir: Path, project_dir: Path = ROOT,
             region: str = "us-east-1") -> Path:
     """`chalice package --merge-template` for `stage` into `out_dir`; the path of the
     one template (sam.json) that deploys the whole app with CloudFormation."""
+    if stage not in infra.stages():
+        raise DeployError(f"unknown stage {stage!r}: .chalice/config.json has "
+                          f"{', '.join(infra.stages())}")
     out_dir = Path(out_dir).resolve()
-    chalice_dir = Path(project_dir) / ".chalice"
-    # The policy file must exist for Chalice; its placeholders are replaced in the
-    # template by the merged, Fn::Sub version.
-    policy.write(stage, {name: "${%s}" % name
-                         for name in policy.PLACEHOLDER.findall(policy.TEMPLATE.read_text())},
-                 chalice_dir)
+    # Chalice reads the stage's committed policy file (.chalice/policy-{stage}.json);
+    # the merge template replaces each role's policy with the Fn::Sub form.
     # app.py needs a stream ARN at import to register its stream handler; this one
     # is replaced in the template by the table's own (Fn::GetAtt).
     settings = fanout_environment(stage, f"arn:aws:dynamodb:{region}:000000000000:table/"
@@ -344,3 +409,13 @@ def package(stage: str, out_dir: Path, project_dir: Path = ROOT,
         _chalice_cli(["package", "--stage", stage, "--merge-template", str(merge_path),
                       str(out_dir)], project_dir, region, settings)
     return out_dir / "sam.json"
+
+
+def cloudformation_commands(stage: str, template: Path) -> str:
+    """How to deploy the packaged template with the AWS CLI (README says the same)."""
+    packaged = Path(template).parent / "packaged.yaml"
+    return (f"aws cloudformation package --template-file {template} --s3-bucket BUCKET "
+            f"--output-template-file {packaged} && aws cloudformation deploy "
+            f"--template-file {packaged} --stack-name {infra.APP_NAME}-{stage} "
+            f"--capabilities {CAPABILITIES} --parameter-overrides SlackSigningSecret=... "
+            "SlackBotToken=...")

@@ -3,9 +3,13 @@
 `.chalice/policy-template.json` is the policy, written by hand with CloudFormation
 `Fn::Sub` placeholders (`${CountsTable}`, `${WebsocketAPI}`, `${AWS::Region}`...):
 
-- `chalice deploy` (`python -m devkit deploy`) needs plain ARNs: `render` substitutes
-  the values and writes `.chalice/policy-{stage}.json`, which `.chalice/config.json`
-  names as the stage's `iam_policy_file` (autogen_policy is off);
+- `python -m devkit deploy` renders it with this account's exact ARNs (`render`) and
+  hands Chalice that file for the deploy (never written into the tree);
+- `.chalice/policy-{stage}.json`, which `.chalice/config.json` names as the stage's
+  `iam_policy_file` (autogen_policy is off), is committed so that a bare `chalice
+  package|deploy` finds one: `committed(stage)` renders it for any region and account,
+  scoped by the stage's table names, and a test keeps the files equal to it
+  (`python -m devkit policy` rewrites them);
 - `chalice package --merge-template` (`python -m devkit package`) keeps the
   placeholders and wraps each resource in `Fn::Sub`, so CloudFormation fills them in.
 
@@ -20,6 +24,8 @@ from pathlib import Path
 from typing import Dict, Iterable, Optional, Set
 
 import botocore.session
+
+from . import infra
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / ".chalice" / "policy-template.json"
@@ -67,10 +73,41 @@ def render(values: Dict[str, str], template: Optional[dict] = None) -> dict:
     return policy
 
 
-def write(stage: str, values: Dict[str, str], chalice_dir: Path = ROOT / ".chalice") -> Path:
-    path = chalice_dir / f"policy-{stage}.json"
-    path.write_text(json.dumps(render(values), indent=2) + "\n")
+def write(path: Path, values: Dict[str, str]) -> Path:
+    path = Path(path)
+    path.write_text(as_text(render(values)))
     return path
+
+
+def as_text(document: dict) -> str:
+    return json.dumps(document, indent=2) + "\n"
+
+
+def committed_path(stage: str, chalice_dir: Path = ROOT / ".chalice") -> Path:
+    return Path(chalice_dir) / f"policy-{stage}.json"
+
+
+def committed(stage: str) -> dict:
+    """What `.chalice/policy-{stage}.json` holds: the policy for this stage's tables
+    and log groups in any region and account, and any WebSocket API's stage (a
+    bare `chalice deploy` knows neither the account nor the API's id). The
+    commercial partition (`aws`); `devkit deploy` renders the exact one."""
+    tables = infra.table_names(stage)
+    return render({"AWS::Partition": "aws", "AWS::Region": "*", "AWS::AccountId": "*",
+                   "CountsTable": tables["counts"], "ConnectionsTable": tables["connections"],
+                   "WebsocketAPI": "*",
+                   "WebsocketStage": infra.stage_setting(stage, "WEBSOCKET_STAGE"),
+                   "AppName": infra.APP_NAME, "Stage": stage})
+
+
+def write_committed(chalice_dir: Path = ROOT / ".chalice") -> list:
+    """Rewrite `.chalice/policy-{stage}.json` for every stage of config.json."""
+    paths = []
+    for stage in infra.stages():
+        path = committed_path(stage, chalice_dir)
+        path.write_text(as_text(committed(stage)))
+        paths.append(path)
+    return paths
 
 
 def as_cloudformation(substitutions: Dict[str, object]) -> dict:

@@ -99,11 +99,41 @@ class Traffic:
                                  item_ts=ts)
 
 
+# What the Slack route answers for an event it applied (`{"ok": true, "result": ...}`).
+APPLIED = {"counted", "duplicate", "unchanged", "applied"}
+
+
+def outcome(response: requests.Response) -> str:
+    """What the route did with one event: its `result` ("counted", "duplicate"...),
+    "ignored: <reason>" (e.g. another workspace's event), or the HTTP status."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code == 200 and isinstance(body, dict):
+        if "result" in body:
+            return str(body["result"])
+        if "ignored" in body:
+            return f"ignored: {body['ignored']}"
+    return str(response.status_code)
+
+
+def describe(outcome_: str) -> str:
+    """An outcome for people: "ignored (team T0DEMO is not this deployment's: pass
+    --team-id)" says how to make such events count."""
+    if outcome_.startswith("ignored: "):
+        reason = outcome_[len("ignored: "):]
+        hint = ": pass --team-id" if reason.startswith("team ") else ""
+        return f"ignored ({reason}{hint})"
+    return outcome_
+
+
 def send(url: str, secret: str, rate: float, count: Optional[int], team_id: str = "T0DEMO",
-         stop=None, session: Optional[requests.Session] = None, echo=None) -> Dict[int, int]:
-    """POST signed events to `url` at `rate` per second; returns status code counts."""
+         stop=None, session: Optional[requests.Session] = None, echo=None) -> Dict[str, int]:
+    """POST signed events to `url` at `rate` per second; returns how many of each
+    outcome (`outcome`: "counted", "ignored: ...", "401", "no answer"...)."""
     session = session or requests.Session()
-    statuses: Dict[int, int] = {}
+    outcomes: Dict[str, int] = {}
     interval = 1.0 / rate if rate > 0 else 0.0
     next_at = time.monotonic()
     for sent, envelope in enumerate(Traffic(team_id=team_id).events()):
@@ -111,17 +141,18 @@ def send(url: str, secret: str, rate: float, count: Optional[int], team_id: str 
             break
         body = encode(envelope)
         try:
-            status = session.post(url, data=body, headers=signed_headers(body, secret),
-                                  timeout=10).status_code
+            response = session.post(url, data=body, headers=signed_headers(body, secret),
+                                     timeout=10)
+            result, status = outcome(response), response.status_code
         except requests.RequestException as error:
-            status = 0
+            result, status = "no answer", 0
             if echo:
                 echo(f"request failed: {error}")
-        statuses[status] = statuses.get(status, 0) + 1
-        if echo and status != 200:
+        outcomes[result] = outcomes.get(result, 0) + 1
+        if echo and status and status != 200:
             echo(f"{envelope['event']['type']} :{envelope['event']['reaction']}: -> {status}")
         next_at += interval
         delay = next_at - time.monotonic()
         if delay > 0:
             (stop.wait(delay) if stop is not None else time.sleep(delay))
-    return statuses
+    return outcomes

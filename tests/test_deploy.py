@@ -16,6 +16,9 @@ and API Gateway. What moto 5.2.5 does not serve, and how these tests deal with i
   moto receives;
 - API Gateway v2's CreateDeployment is not implemented: `_answer_create_deployment`
   answers it on the client side with a deployment id;
+- API Gateway v2's UpdateStage (the WebSocket stage's throttling) is not implemented:
+  `moto_updates_stages` adds it to moto's server, so the deploy's real request reaches
+  it and a later GetStage reads what it set;
 - nothing runs: moto stores the Lambda functions but does not invoke them (that
   needs Docker), so the deployed app is not exercised through API Gateway here. The
   local stack tests (the rest of the suite) run the same app code.
@@ -24,16 +27,19 @@ and API Gateway. What moto 5.2.5 does not serve, and how these tests deal with i
 downloads it), with pip's index turned off.
 """
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 import boto3
 import pytest
 import requests
 from moto.apigateway.models import APIGatewayBackend
+from moto.apigatewayv2.responses import ApiGatewayV2Response
 from moto.server import ThreadedMotoServer
 
 from devkit import deploy, infra, manifest, policy, publish, site, tables
@@ -43,8 +49,7 @@ STAGE = "prod"
 REGION = "eu-west-1"
 COPY_IGNORE = shutil.ignore_patterns(".venv", "node_modules", ".git", ".data", "dist",
                                      ".pytest_cache", "__pycache__", "artifacts", ".wheels",
-                                     "deployed", "deployments", "policy-dev.json",
-                                     "policy-prod.json")
+                                     "deployed", "deployments")
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +59,25 @@ def moto_url():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def moto_updates_stages(monkeypatch):
+    """moto 5.2.5 has no API Gateway v2 UpdateStage; this adds it to moto's server
+    (as AWS does, a stage's DefaultRouteSettings take the request's values). Returns
+    the request bodies moto received."""
+    received = []
+
+    def update_stage(self):
+        api_id, stage_name = self.path.split("/")[-3], unquote(self.path.split("/")[-1])
+        stage = self.apigatewayv2_backend.get_stage(api_id, stage_name)
+        body = json.loads(self.body)
+        received.append(body)
+        stage.default_route_settings.update(body.get("defaultRouteSettings", {}))
+        return 200, {}, json.dumps(stage.to_json())
+
+    monkeypatch.setattr(ApiGatewayV2Response, "update_stage", update_stage, raising=False)
+    return received
 
 
 @pytest.fixture
@@ -156,17 +180,23 @@ def test_a_second_provisioning_changes_nothing(aws):
 
 class RecordingChalice(deploy.Chalice):
     """Stands in for Chalice where only the orchestration is under test: records each
-    deploy's environment and policy, and writes `.chalice/deployed/{stage}.json` as
-    Chalice does."""
+    deploy's environment and policy, creates the WebSocket API and its stage in moto
+    on the first deploy, and writes `.chalice/deployed/{stage}.json`, as Chalice does."""
 
-    def __init__(self, project_dir, api_id="ws0api1", rest_id="rest0api1"):
+    def __init__(self, project_dir, rest_id="rest0api1"):
         super().__init__(project_dir)
-        self.api_id, self.rest_id = api_id, rest_id
+        self.api_id, self.rest_id = None, rest_id
         self.deploys, self.deletes = [], []
 
-    def deploy(self, stage, environment):
-        rendered = json.loads((self.project_dir / ".chalice" / f"policy-{stage}.json").read_text())
-        self.deploys.append({"environment": dict(environment), "policy": rendered})
+    def deploy(self, stage, environment, policy_document):
+        self.deploys.append({"environment": dict(environment),
+                             "policy": json.loads(json.dumps(policy_document))})
+        self.api_id = deploy.Deployed.recorded(self.project_dir, stage).websocket_api_id
+        if not self.api_id:
+            v2 = boto3.client("apigatewayv2")
+            self.api_id = v2.create_api(Name="emojiboard-websocket-api", ProtocolType="WEBSOCKET",
+                                        RouteSelectionExpression="$request.body.action")["ApiId"]
+            v2.create_stage(ApiId=self.api_id, StageName="api")
         values = {"schema_version": "2.0", "backend": "api", "resources": [
             {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": self.rest_id,
              "rest_api_url": f"https://{self.rest_id}.execute-api.{REGION}.amazonaws.com/api/"},
@@ -181,6 +211,9 @@ class RecordingChalice(deploy.Chalice):
 
     def delete(self, stage):
         self.deletes.append(stage)
+        api_id = deploy.Deployed.recorded(self.project_dir, stage).websocket_api_id
+        if api_id:
+            boto3.client("apigatewayv2").delete_api(ApiId=api_id)
         (self.project_dir / ".chalice" / "deployed" / f"{stage}.json").unlink(missing_ok=True)
 
 
@@ -199,7 +232,9 @@ def test_destroy_removes_the_app_and_site_and_keeps_the_counters(aws, project):
     assert _stack_names(cfn) == {"emojiboard-prod-data"}
     assert _tables(aws) == {"emojiboard-prod-counts"}
     assert bucket not in {b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]}
-    assert not (project / ".chalice" / "policy-prod.json").exists()
+    # The committed policy is not the deploy's to change.
+    assert (project / ".chalice" / "policy-prod.json").read_text() \
+        == policy.as_text(policy.committed(STAGE))
     item = ddb.get_item(TableName="emojiboard-prod-counts",
                         Key={"pk": {"S": "C#any#all#ALL"}, "sk": {"S": "tada"}})["Item"]
     assert item["n"] == {"N": "3"}
@@ -297,7 +332,8 @@ def test_headers_for_names():
 
 # ---- the whole deploy -----------------------------------------------------------
 
-def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project):
+def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
+                                                                  moto_updates_stages):
     ssm = aws.client("ssm")
     ssm.put_parameter(Name="/emojiboard/prod/slack-signing-secret", Value="s3cret",
                       Type="SecureString")
@@ -317,11 +353,11 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project)
         "CONNECTIONS_TABLE": "emojiboard-prod-connections",
         "FANOUT_MODE": "stream", "COUNTS_STREAM_ARN": stream,  # prod's mode
         "SLACK_SIGNING_SECRET": "s3cret", "SLACK_BOT_TOKEN": "xoxb-from-env",
-        "WEBSOCKET_API_ID": "ws0api1"}
+        "WEBSOCKET_API_ID": chalice.api_id}
     assert "Dashboards" not in {s["Sid"] for s in first["policy"]["Statement"]}
     statements = {s["Sid"]: s for s in second["policy"]["Statement"]}
     assert statements["Dashboards"]["Resource"] == [
-        f"arn:aws:execute-api:{REGION}:123456789012:ws0api1/api/POST/@connections/*"]
+        f"arn:aws:execute-api:{REGION}:123456789012:{chalice.api_id}/api/POST/@connections/*"]
     assert statements["Tables"]["Resource"] == [
         f"arn:aws:dynamodb:{REGION}:123456789012:table/emojiboard-prod-counts",
         f"arn:aws:dynamodb:{REGION}:123456789012:table/emojiboard-prod-connections"]
@@ -329,7 +365,7 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project)
     bucket = infra.outputs(aws.client("cloudformation"), STAGE)["SiteBucket"]
     html = aws.client("s3").get_object(Bucket=bucket, Key="index.html")["Body"].read().decode()
     assert _config_of(html)["apiUrl"] == f"https://rest0api1.execute-api.{REGION}.amazonaws.com/api"
-    assert _config_of(html)["wsUrl"] == f"wss://ws0api1.execute-api.{REGION}.amazonaws.com/api"
+    assert _config_of(html)["wsUrl"] == f"wss://{chalice.api_id}.execute-api.{REGION}.amazonaws.com/api"
 
     request_url = f"https://rest0api1.execute-api.{REGION}.amazonaws.com/api/slack/events"
     assert result.request_url == request_url
@@ -342,11 +378,21 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project)
         "bot_events": ["reaction_added", "reaction_removed", "emoji_changed"]}
     assert written["oauth_config"]["scopes"]["bot"] == ["reactions:read", "emoji:read"]
 
+    # The WebSocket stage's route throttling, read back from the API.
+    v2 = aws.client("apigatewayv2")
+    settings = v2.get_stage(ApiId=chalice.api_id, StageName="api")["DefaultRouteSettings"]
+    assert settings["ThrottlingBurstLimit"] == 200 and settings["ThrottlingRateLimit"] == 100.0
+    assert settings["LoggingLevel"] == "OFF"  # the stage's other settings kept
+    assert len(moto_updates_stages) == 1
+    assert "WebSocket stage api: throttled to 100 messages/s, bursts of 200" in lines
+
     # The id is known from now on: one chalice deploy, and nothing else changes.
     again = deploy.deploy(STAGE, aws, RecordingChalice(project), out_dir=project / "dist",
                           env={"SLACK_BOT_TOKEN": "xoxb-from-env"}, echo=lines.append)
     assert again.chalice_passes == 1
     assert set(again.stacks.values()) == {"unchanged"}
+    assert len(moto_updates_stages) == 1  # the throttling too: no second UpdateStage
+    assert v2.get_stage(ApiId=chalice.api_id, StageName="api")["DefaultRouteSettings"] == settings
 
 
 def test_deploy_says_what_is_missing_for_slack(aws, project):
@@ -406,6 +452,7 @@ class MotoChalice(deploy.Chalice):
 
 
 def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_serves_chalice):
+    committed = {p.name: p.read_text() for p in (project / ".chalice").glob("policy-*.json")}
     chalice = MotoChalice(project, region=REGION)
     result = deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist", env={
         "SLACK_SIGNING_SECRET": "s3cret", "SLACK_BOT_TOKEN": "xoxb-1"}, echo=lambda _: None)
@@ -417,6 +464,9 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
     v2 = aws.client("apigatewayv2")
     assert {r["RouteKey"] for r in v2.get_routes(ApiId=api_id)["Items"]} \
         == {"$connect", "$disconnect", "$default"}
+    # The stage Chalice created, throttled after the deploy.
+    route_settings = v2.get_stage(ApiId=api_id, StageName="api")["DefaultRouteSettings"]
+    assert {k: route_settings[k] for k in deploy.WEBSOCKET_THROTTLE} == deploy.WEBSOCKET_THROTTLE
     assert aws.client("apigateway").get_rest_apis()["items"][0]["name"] == "emojiboard"
 
     lam, iam = aws.client("lambda"), aws.client("iam")
@@ -451,6 +501,11 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
         "SLACK_SIGNING_SECRET": "s3cret", "SLACK_BOT_TOKEN": "xoxb-1"}, echo=lambda _: None)
     assert again.chalice_passes == 1
     assert deploy.Deployed.recorded(project, STAGE).websocket_api_id == api_id
+    # Chalice's update keeps the stage, and with it the throttling.
+    assert v2.get_stage(ApiId=api_id, StageName="api")["DefaultRouteSettings"] == route_settings
+    # The exact policy went to Chalice from a temporary file; the committed ones stay.
+    assert {p.name: p.read_text() for p in (project / ".chalice").glob("policy-*.json")} \
+        == committed
 
     deploy.destroy(STAGE, aws, chalice, echo=lambda _: None)
     assert lam.list_functions()["Functions"] == []
@@ -459,14 +514,64 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
 
 # ---- one CloudFormation template --------------------------------------------------
 
-def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
-    template_path = deploy.package(STAGE, tmp_path / "cfn", project_dir=project)
-    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(template_path)],
+PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
+# IAM resources with custom names need CAPABILITY_NAMED_IAM instead of CAPABILITY_IAM.
+IAM_NAMES = ("RoleName", "UserName", "GroupName", "ManagedPolicyName", "InstanceProfileName")
+
+
+def unsubstituted(node, path="$"):
+    """Every string holding `${...}` that no Fn::Sub substitutes, with where it is.
+    CloudFormation fills in `${}` only in an Fn::Sub's string (or the first item of
+    its [string, variables] form); anywhere else, variables' values included, it
+    stays a literal."""
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Fn::Sub":
+                if isinstance(value, list):
+                    found += unsubstituted(value[1], f"{path}.Fn::Sub[1]")
+                continue
+            found += unsubstituted(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += unsubstituted(value, f"{path}[{i}]")
+    elif isinstance(node, str) and PLACEHOLDER.search(node):
+        found.append(f"{path}: {node}")
+    return found
+
+
+def cfn_lint(path):
+    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(path)],
                           capture_output=True, text=True, timeout=300)
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
+
+def test_the_placeholder_check_finds_literals():
+    assert unsubstituted({"A": {"Fn::Sub": "arn:${AWS::Partition}:x"},
+                          "B": {"Fn::Sub": ["${X}", {"X": {"Ref": "Y"}}]}}) == []
+    assert unsubstituted({"R": ["arn:${AWS::Partition}:x"],
+                          "S": {"Fn::Sub": ["${X}", {"X": "${Z}"}]}}) == [
+        "$.R[0]: arn:${AWS::Partition}:x", "$.S.Fn::Sub[1].X: ${Z}"]
+
+
+def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
+    committed = (project / ".chalice" / f"policy-{STAGE}.json").read_text()
+    template_path = deploy.package(STAGE, tmp_path / "cfn", project_dir=project)
+    cfn_lint(template_path)
+
     template = json.loads(template_path.read_text())
+    # Deployable as written: every ${...} is one that CloudFormation fills in.
+    assert unsubstituted(template) == []
+    # Packaging leaves the tree alone (it once left placeholders in the stage's policy
+    # file, which a bare `chalice deploy|package` then used as they were).
+    assert (project / ".chalice" / f"policy-{STAGE}.json").read_text() == committed
     resources = template["Resources"]
+    # The WebSocket stage is throttled as `devkit deploy` throttles it.
+    assert resources["WebsocketAPIStage"]["Properties"]["DefaultRouteSettings"] \
+        == deploy.WEBSOCKET_THROTTLE
+    # CAPABILITY_IAM is enough: no IAM resource has a custom name.
+    iam = [r for r in resources.values() if r["Type"].startswith("AWS::IAM::")]
+    assert iam and not [r for r in iam if set(IAM_NAMES) & set(r["Properties"])]
     assert resources["CountsTable"]["DeletionPolicy"] == "Retain"
     assert {"ConnectionsTable", "SiteBucket", "SiteBucketPolicy", "WebsocketAPI", "RestAPI"} \
         <= set(resources)
@@ -491,6 +596,35 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
             == [s["Action"] for s in policy.load_template()["Statement"]]
     assert template["Parameters"]["SlackSigningSecret"]["NoEcho"] is True
     assert "SlackRequestURL" in template["Outputs"] and "DashboardURL" in template["Outputs"]
+
+
+def _capabilities(text):
+    return [m.split() for m in re.findall(r"--capabilities((?:\s+CAPABILITY_\w+)+)", text)]
+
+
+def test_package_hint_and_readme_ask_for_the_same_capabilities():
+    """`aws cloudformation deploy` runs a change set, which expands the SAM transform
+    without CAPABILITY_AUTO_EXPAND; the roles are unnamed, so CAPABILITY_IAM."""
+    hint = deploy.cloudformation_commands(STAGE, Path("dist/cloudformation/sam.json"))
+    assert _capabilities(hint) == [["CAPABILITY_IAM"]]
+    readme = (ROOT / "README.md").read_text()
+    assert _capabilities(readme) == _capabilities(hint)
+
+
+def test_a_bare_chalice_package_after_make_package_is_deployable(project, offline_pip, tmp_path):
+    """`make package` then `chalice package --stage dev` (a Chalice user's habit): the
+    second template must not carry the first one's placeholders."""
+    deploy.package("dev", tmp_path / "cfn", project_dir=project)
+    out = tmp_path / "bare"
+    done = subprocess.run([str(Path(sys.executable).parent / "chalice"), "package", "--stage",
+                           "dev", str(out)], cwd=project, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "AWS_DEFAULT_REGION": REGION})
+    assert done.returncode == 0, done.stdout + done.stderr
+    template = json.loads((out / "sam.json").read_text())
+    assert unsubstituted(template) == []
+    roles = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
+    assert roles and all(r["Properties"]["Policies"][0]["PolicyDocument"]
+                         == policy.committed("dev") for r in roles)
 
 
 # ---- between the two passes of a first deploy ------------------------------------

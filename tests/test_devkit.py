@@ -9,7 +9,8 @@ import requests
 
 from devkit import dynamodb
 from devkit.served import APP_SETTINGS
-from tests.helpers import wait_for
+from tests.conftest import SECRET, TEAM
+from tests.helpers import board, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -62,7 +63,7 @@ def test_serve_runs_everything_on_one_port_and_stops_cleanly(tmp_path):
              "--secret", "local-signing-secret", "--rate", "200", "--count", "25"],
             cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert sim.returncode == 0, sim.stdout + sim.stderr
-        assert "25 x 200" in sim.stdout
+        assert re.search(r"\d+ x counted", sim.stdout), sim.stdout
         before = serve.board()
         assert sum(row["count"] for row in before) > 0
     finally:
@@ -112,3 +113,26 @@ def test_unknown_dynamodb_choice_is_a_clear_error():
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "--dynamodb must be local, moto or a URL" in result.stderr
+
+
+def _simulate(stack, *args):
+    env = {k: v for k, v in os.environ.items() if k not in APP_SETTINGS}  # a user's shell
+    return subprocess.run(
+        [sys.executable, "-m", "devkit", "simulate", "--url", f"{stack.url}/slack/events",
+         "--secret", SECRET, "--rate", "50", "--count", "3", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_simulate_says_what_the_route_did_against_a_pinned_workspace(stack):
+    """The session's stack counts only team T0TEST (as `serve --team-id T0TEST`): the
+    simulator's default team is acknowledged with 200 and ignored, and says so."""
+    ignored = _simulate(stack)
+    assert ignored.returncode == 1, ignored.stdout + ignored.stderr
+    assert "3 x ignored (team T0DEMO is not this deployment's: pass --team-id)" \
+        in ignored.stdout, ignored.stdout
+    assert board(stack) == {}
+
+    counted = _simulate(stack, "--team-id", TEAM)
+    assert counted.returncode == 0, counted.stdout + counted.stderr
+    assert "3 x counted" in counted.stdout, counted.stdout
+    assert board(stack)  # (a removal among the three may take one of them back)

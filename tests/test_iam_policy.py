@@ -126,3 +126,31 @@ def test_chalice_config_uses_the_hand_written_policy_for_every_stage():
     assert config["autogen_policy"] is False
     for stage in ("dev", "prod"):
         assert config["stages"][stage]["iam_policy_file"] == f"policy-{stage}.json"
+
+
+def test_the_committed_policy_files_are_the_rendered_template():
+    """`.chalice/policy-{stage}.json` are what a bare `chalice deploy|package` uses; they
+    come from the one template, so they cannot drift from it (`python -m devkit policy`
+    rewrites them)."""
+    for stage in infra.stages():
+        path = policy.committed_path(stage)
+        assert path.exists(), f"{path} is missing: run python -m devkit policy"
+        assert path.read_text() == policy.as_text(policy.committed(stage)), \
+            f"{path} differs from policy-template.json: run python -m devkit policy"
+
+
+def test_the_committed_policy_is_scoped_to_the_stage_s_tables():
+    statements = {s["Sid"]: s for s in policy.committed("dev")["Statement"]}
+    assert set(statements) == {"Tables", "CountsStream", "Dashboards", "Logs"}
+    assert statements["Tables"]["Resource"] == [
+        "arn:aws:dynamodb:*:*:table/emojiboard-dev-counts",
+        "arn:aws:dynamodb:*:*:table/emojiboard-dev-connections"]
+    assert statements["CountsStream"]["Resource"] == [
+        "arn:aws:dynamodb:*:*:table/emojiboard-dev-counts/stream/*"]
+    assert statements["Dashboards"]["Resource"] == [
+        "arn:aws:execute-api:*:*:*/api/POST/@connections/*"]
+    assert all(r.startswith("arn:aws:logs:*:*:log-group:/aws/lambda/emojiboard-dev")
+               for r in statements["Logs"]["Resource"])
+    assert "${" not in json.dumps(policy.committed("prod"))
+    assert "emojiboard-prod-counts" in json.dumps(policy.committed("prod"))
+    assert policy.granted_actions(policy.committed("prod")) == policy.granted_actions()
