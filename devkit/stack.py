@@ -1,11 +1,16 @@
 """The whole local stack in one object: DynamoDB, tables, the gateway and the app.
 
 Used by `devkit serve` and by the tests alike, so both run the same parts.
+Whatever happens during start() (a taken port, a failure, Ctrl-C or SIGTERM), it
+stops what it had started, DynamoDB's child process included, before raising.
 """
 import asyncio
+import concurrent.futures
+import errno
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import threading
 from pathlib import Path
@@ -18,6 +23,35 @@ from .gateway import AppPool, Gateway, app_environment
 
 log = logging.getLogger(__name__)
 LOCAL_SECRET = "local-signing-secret"
+
+
+class StartError(RuntimeError):
+    """The stack could not start; the message says why, in one line."""
+
+
+class PortInUse(StartError):
+    pass
+
+
+def describe(error: BaseException) -> str:
+    """One line for any error, never empty (str(TimeoutError()) is "")."""
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail at once, before anything starts, when the gateway could not listen on
+    host:port. SO_REUSEADDR as aiohttp binds, so a port in TIME_WAIT counts as free."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUse(f"port {port} on {host} is in use") from None
+        raise StartError(f"cannot listen on {host} port {port}: "
+                         f"{error.strerror or describe(error)}") from None
 
 
 class LocalStack:
@@ -48,58 +82,79 @@ class LocalStack:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return dynamodb.http_url(self.host, self.port)
 
     def dynamodb_client(self):
         return dynamodb.client(self.dynamodb_url)
 
     def start(self) -> "LocalStack":
-        self.dynamodb_url, self._stop_dynamodb = dynamodb.start(self._dynamodb_choice,
-                                                                self._data_dir)
+        """Start everything, or raise StartError (or KeyboardInterrupt, for Ctrl-C or
+        SIGTERM) having stopped whatever had started."""
         try:
-            client = self.dynamodb_client()
-            tables.ensure(client, self.counts_table, self.connections_table,
-                          stream=self.fanout == "stream")
-            os.environ.update(app_environment(
-                self.dynamodb_url, self.url, self.counts_table, self.connections_table,
-                self.secret, self.team_id, self.fanout,
-                tables.latest_stream_arn(client, self.counts_table)))
-            self._site_dir = Path(tempfile.mkdtemp(prefix="emojiboard-site-"))
-            site.build(self._site_dir, api_url=self.url,
-                       ws_url=f"ws://{self.host}:{self.port}/ws", workspace=self._workspace_name)
-            self.start_gateway()
-            if self.fanout == "stream":
-                self._start_stream_poller()
-        except BaseException:
+            self._start()
+        except BaseException as error:
+            log.debug("the stack failed to start", exc_info=True)
             self.stop()
+            if isinstance(error, Exception) and not isinstance(error, StartError):
+                raise StartError(describe(error)) from error
             raise
         return self
 
+    def _start(self) -> None:
+        check_port(self.host, self.port)
+        self.dynamodb_url, self._stop_dynamodb = dynamodb.start(
+            self._dynamodb_choice, self._data_dir, self.host)
+        client = self.dynamodb_client()
+        tables.ensure(client, self.counts_table, self.connections_table,
+                      stream=self.fanout == "stream")
+        # Only the local credentials sign the app's calls (see app_environment).
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        os.environ.update(app_environment(
+            self.dynamodb_url, self.url, self.counts_table, self.connections_table,
+            self.secret, self.team_id, self.fanout,
+            tables.latest_stream_arn(client, self.counts_table)))
+        self._site_dir = Path(tempfile.mkdtemp(prefix="emojiboard-site-"))
+        ws_url = self.url.replace("http://", "ws://", 1) + "/ws"
+        site.build(self._site_dir, api_url=self.url, ws_url=ws_url, workspace=self._workspace_name)
+        self.start_gateway()
+        if self.fanout == "stream":
+            self._start_stream_poller()
+
     def start_gateway(self) -> None:
-        """Start (or restart) the gateway alone; DynamoDB and its data stay."""
-        started = threading.Event()
-        failure = []
+        """Start (or restart) the gateway alone; DynamoDB and its data stay. Its event
+        loop runs on a thread of its own (the caller's thread may run a loop already, as
+        Playwright's does); it listens before this returns, or has cleaned up and raises."""
+        loop = asyncio.new_event_loop()
+        gateway = Gateway(AppPool(self._instances), self._site_dir, self.slack)
+        runner = gateway.runner()
+        started, failure = threading.Event(), []
 
         def serve():
-            self._loop = asyncio.new_event_loop()
             try:
-                self.gateway = Gateway(AppPool(self._instances), self._site_dir, self.slack)
-                self._runner = web.AppRunner(self.gateway.web, access_log=None)
-                self._loop.run_until_complete(self._runner.setup())
-                site = web.TCPSite(self._runner, self.host, self.port)
-                self._loop.run_until_complete(site.start())
+                loop.run_until_complete(runner.setup())
+                loop.run_until_complete(web.TCPSite(runner, self.host, self.port).start())
             except BaseException as error:  # reported to the starting thread
                 failure.append(error)
+                loop.run_until_complete(runner.cleanup())
+                loop.close()
                 started.set()
                 return
             started.set()
-            self._loop.run_forever()
+            loop.run_forever()
 
-        self._thread = threading.Thread(target=serve, name="gateway", daemon=True)
-        self._thread.start()
-        started.wait()
+        thread = threading.Thread(target=serve, name="gateway", daemon=True)
+        thread.start()
+        interrupted = None
+        while not started.is_set():
+            try:
+                started.wait()
+            except BaseException as error:  # Ctrl-C: let it finish starting, then stop it
+                interrupted = error
         if failure:
             raise failure[0]
+        self.gateway, self._runner, self._loop, self._thread = gateway, runner, loop, thread
+        if interrupted is not None:
+            raise interrupted  # start()'s cleanup stops the gateway
 
     def _start_stream_poller(self) -> None:
         """Lambda's event source mapping for the app's stream handler. It calls
@@ -117,16 +172,21 @@ class LocalStack:
     def stop_gateway(self) -> None:
         if self._loop is None:
             return
+        loop, self._loop = self._loop, None
 
         async def shutdown():
             await self.gateway.close_all()
             await self._runner.cleanup()
 
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=15)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=15)
-        self._loop.close()
-        self._loop = None
+        try:
+            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=15)
+        except concurrent.futures.TimeoutError:  # stop anyway, DynamoDB after it
+            log.warning("the gateway did not shut down within 15 s; stopping it anyway")
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            self._thread.join(timeout=15)
+            if not loop.is_running():
+                loop.close()
 
     def stop(self) -> None:
         try:

@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import expect, sync_playwright
 
-from chalicelib import slack_events
+from chalicelib import services, slack_events
 from chalicelib.counts import CountStore
 from devkit import simulate
 from tests.conftest import TEAM
@@ -33,6 +34,14 @@ DAY = 24 * 3600
 INSTRUMENT = """
 window.__states = [];
 window.__moves = 0;
+window.__pongs = 0;  // pongs the page has received (its own listener runs right after)
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", (e) => String(e.data).includes('"pong"') && (window.__pongs += 1));
+  }
+};
 document.addEventListener("DOMContentLoaded", () => {
   const status = document.getElementById("status");
   const record = () => {
@@ -264,9 +273,17 @@ def test_unknown_emoji_and_lost_images_show_their_name_on_a_badge(stack, open_pa
 
 
 def test_hostile_names_stay_text(stack, open_page, slack):
+    """The Slack route refuses such names now (chalicelib/names.py); rows stored before
+    it did, written here through the app's own stores, must still be inert text."""
     evil = "<img src=x onerror=alert(1)>"
-    emoji_changed(stack, "add", name=evil, value=slack.image_url("party-parrot"))
-    post_all(stack, evil, "<b>bold</b>")
+    assert requests.get(f"{stack.url}/api/leaderboard", timeout=10).ok  # the day's emoji.list
+    services.get().emoji.apply(slack_events.EmojiChanged(
+        event_id="EvOLD0", team_id=TEAM, removed=(),
+        added=(evil, slack.image_url("party-parrot"))), TEAM)
+    for i, name in enumerate([evil, "<b>bold</b>"]):
+        services.get().counts.record(slack_events.Reaction(
+            event_id=f"EvOLD{i + 1}", team_id=TEAM, added=True, user="U1", reaction=name,
+            item=f"C1/{i}.1", event_time=time.time()), TEAM)
     page = open_page("/?window=24h")
     page.on("dialog", lambda dialog: pytest.fail("a name from Slack ran as script"))
     expect_live(page)
@@ -340,13 +357,20 @@ def test_a_screen_left_on_pings_and_hands_over_before_the_two_hour_limit(stack, 
 
     page.clock.fast_forward(61_000)  # a ping a minute keeps API Gateway's idle timer off
     assert wait_for(lambda: first.last_active_at > connected)
+    # Each jump of the page's clock fires every timer due by then, the pong timer of a
+    # ping still in flight too: before jumping again, let the page have its pong.
+    assert wait_for(lambda: page.evaluate("window.__pongs") >= 1)
 
+    before = set(gateway.connections)
     page.clock.fast_forward("01:50:00")  # a new socket opens before the 2-hour limit...
-    assert wait_for(lambda: len(gateway.connections) == 2)
+    assert wait_for(lambda: set(gateway.connections) - before)
+    [second] = set(gateway.connections) - before
+    assert wait_for(lambda: page.evaluate("window.__pongs") >= 2)  # this jump's ping
+    assert wait_for(lambda: gateway.handled[second] >= 1)  # the page asks there: switched
     page.clock.fast_forward(6_000)  # ...and the old one closes once the new one is live
-    assert wait_for(lambda: list(gateway.connections) not in ([], [first.id]) and
-                    len(gateway.connections) == 1)
-    assert page.evaluate("window.__states") == ["connecting", "live"]
+    assert wait_for(lambda: first.id not in gateway.connections and second in gateway.connections)
+    states = page.evaluate("window.__states")
+    assert states == ["connecting", "live"], states
 
     post_event(stack, reaction("fire", user="U1"))
     expect(names(page)).to_have_text([":fire:"], timeout=2000)
@@ -409,3 +433,21 @@ def test_screenshots(stack, open_page, name, options):
     page.wait_for_function("[...document.images].every(i => i.complete)")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / f"dashboard-{name}.png", full_page=name == "phone")
+
+
+def test_a_board_that_cannot_load_says_so_instead_of_live(stack, open_page):
+    """FAULT INJECTION: the store refuses the leaderboard's reads (the app's boto3
+    client patched in-process, as in test_faults.py), so the first paint over HTTP and
+    the snapshot over the socket both fail. The header must not claim "live" over an
+    empty board; once the store is back the page loads by itself."""
+    from tests.test_faults import _failing
+    post_all(stack, "fire")
+    with _failing("Query"):
+        page = open_page("/?window=24h")
+        status = page.locator("#status")
+        expect(status).to_have_attribute("data-state", "trouble")
+        expect(status).to_contain_text("can't load the board")
+        page.wait_for_timeout(1500)
+        assert "live" not in page.evaluate("window.__states")
+    expect_live(page)  # retried every few seconds
+    expect(names(page)).to_have_text([":fire:"])

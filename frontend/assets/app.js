@@ -17,8 +17,9 @@ const STATES = {
 // Ask for the whole board (the API's maximum), so the total stays exact; show the top.
 const SNAPSHOT_LIMIT = 500;
 const SNAPSHOT_RETRY_MS = 3_000;
-// A snapshot the socket has not answered by then is asked for again, and said so.
-const SNAPSHOT_TIMEOUT_MS = 10_000;
+// A snapshot the socket has not answered by then (a lost message: the server answers
+// every request, an error included) is asked for again, and the header says so.
+const SNAPSHOT_TIMEOUT_MS = 30_000;
 
 const params = new URLSearchParams(location.search);
 const tv = params.get("tv") === "1";
