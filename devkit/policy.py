@@ -73,12 +73,6 @@ def render(values: Dict[str, str], template: Optional[dict] = None) -> dict:
     return policy
 
 
-def write(path: Path, values: Dict[str, str]) -> Path:
-    path = Path(path)
-    path.write_text(as_text(render(values)))
-    return path
-
-
 def as_text(document: dict) -> str:
     return json.dumps(document, indent=2) + "\n"
 

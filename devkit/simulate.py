@@ -100,7 +100,7 @@ class Traffic:
 
 
 # What the Slack route answers for an event it applied (`{"ok": true, "result": ...}`).
-APPLIED = {"counted", "duplicate", "unchanged", "applied"}
+APPLIED = {"counted", "duplicate", "unchanged", "applied", "reload"}
 
 
 def outcome(response: requests.Response) -> str:

@@ -451,3 +451,23 @@ def test_a_board_that_cannot_load_says_so_instead_of_live(stack, open_page):
         assert "live" not in page.evaluate("window.__states")
     expect_live(page)  # retried every few seconds
     expect(names(page)).to_have_text([":fire:"])
+
+
+def test_a_snapshot_answer_lost_on_the_way_says_so_then_loads(stack, open_page):
+    """FAULT INJECTION: the local Management API throttles every attempt to push the
+    answer to one snapshot request (Gateway.throttle), so it never arrives. After 30 s
+    (the page's clock, moved) the header says so and the page asks again."""
+    post_all(stack, "fire", event_time=time.time() - 3 * DAY)
+    page = open_page("/?window=24h", clock=True)
+    expect_live(page)
+    gateway = stack.gateway
+    [connection_id] = wait_for(lambda: list(gateway.connections))
+    gateway.throttle[connection_id] = 4  # botocore's standard mode tries 4 times
+    page.get_by_role("tab", name="7 days").click()
+    assert wait_for(lambda: gateway.throttle[connection_id] == 0, timeout=30)
+    status = page.locator("#status")
+    expect(status).to_have_attribute("data-state", "live")  # 30 s are not up yet
+    page.clock.fast_forward(31_000)
+    expect(status).to_have_attribute("data-state", "trouble")
+    expect_live(page)  # the second request's answer arrives
+    expect(names(page)).to_have_text([":fire:"])

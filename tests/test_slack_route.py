@@ -210,3 +210,12 @@ def test_an_event_moments_ahead_of_this_clock_is_counted(stack):
     # Slack's clock and ours differ a little; within the signature's 5 minutes is fine.
     assert post_event(stack, reaction("fire", event_time=time.time() + 60)).status_code == 200
     assert board(stack, "24h") == {"fire": 1}
+
+
+def test_a_slack_retry_is_logged_with_its_reason(stack, caplog):
+    envelope = reaction("fire")
+    post_event(stack, envelope)
+    with caplog.at_level("INFO", logger="chalicelib.ingest"):
+        assert post_event(stack, envelope, retry=1).json()["result"] == "duplicate"
+    assert any("Slack retry 1 of " + envelope["event_id"] in r.getMessage()
+               and "http_timeout" in r.getMessage() for r in caplog.records), caplog.text
