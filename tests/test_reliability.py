@@ -13,6 +13,7 @@ import json
 import random
 import threading
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List
@@ -285,7 +286,9 @@ def test_dashboards_dropping_and_reconnecting_converge_and_the_dead_are_pruned(
         request, mode, size):
     stack = request.getfixturevalue("stack" if mode == "inline" else "stream_stack")
     rng = random.Random(200)
-    names = [f"rel-{mode}-{i}" for i in range(6)]  # this test's own emoji on a shared stack
+    # This run's own emoji: the stream stack is shared and never emptied.
+    run = uuid.uuid4().hex[:8]
+    names = [f"rel-{mode}-{run}-{i}" for i in range(6)]
     before = set(connection_ids(stack))
     # Connections API Gateway still lists but whose sockets are gone (a page that
     # vanished without a goodbye): the next push to each answers GoneException.

@@ -8,6 +8,7 @@ tested against the session stack's DynamoDB Local, directly."""
 import json
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -20,8 +21,10 @@ from devkit import streams, tables
 from tests.conftest import TEAM
 from tests.helpers import board, dashboard, post_event, reaction, receive, wait_for
 
-# Names of this module's own: the stream stack is shared and never emptied.
-EMOJI = ["burst-1", "burst-2", "burst-3", "burst-4", "burst-5"]
+def own(name: str) -> str:
+    """A name of this run's own: the stream stack is shared and never emptied, so a
+    test run again in the same session (or after another) must not meet its old rows."""
+    return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 class Page:
@@ -68,21 +71,21 @@ def _post_many(stack, envelopes, threads=4):
 
 def test_a_burst_reaches_every_dashboard_in_a_few_updates_with_exact_counts(stream_stack):
     before = len(_connections(stream_stack))
-    pages = [Page(stream_stack, EMOJI) for _ in range(3)]
+    emoji = [own(f"burst-{i}") for i in range(1, 6)]
+    pages = [Page(stream_stack, emoji) for _ in range(3)]
     try:
         wait_for(lambda: len(_connections(stream_stack)) == before + 3)
-        envelopes = [reaction(EMOJI[i % len(EMOJI)], user=f"U{i}", item_ts=f"7.{i:04d}")
+        envelopes = [reaction(emoji[i % len(emoji)], user=f"U{i}", item_ts=f"7.{i:04d}")
                      for i in range(80)]
         # U3 took back their burst-4: whichever arrives first, it ends uncounted.
-        envelopes += [reaction("burst-4", user="U3", item_ts="7.0003", added=False)]
+        envelopes += [reaction(emoji[3], user="U3", item_ts="7.0003", added=False)]
         started = time.monotonic()
         assert set(_post_many(stream_stack, envelopes)) == {200}
         posting = time.monotonic() - started
-        expected = {e: n for e, n in stream_stack.board().items() if e in EMOJI}
-        assert expected == {"burst-1": 16, "burst-2": 16, "burst-3": 16, "burst-4": 15,
-                            "burst-5": 16}
+        expected = {e: n for e, n in stream_stack.board().items() if e in emoji}
+        assert expected == {e: 15 if e == emoji[3] else 16 for e in emoji}
         for window in ("all", "24h", "7d", "30d"):
-            assert {e: n for e, n in stream_stack.board(window).items() if e in EMOJI} \
+            assert {e: n for e, n in stream_stack.board(window).items() if e in emoji} \
                 == expected
         assert wait_for(lambda: all(p.counts(w) == expected for p in pages
                                     for w in ("all", "24h", "7d", "30d")), timeout=15)
@@ -101,17 +104,18 @@ def test_the_slack_route_only_counts_and_the_stream_pushes(stream_stack):
     page = Page(stream_stack)
     try:
         wait_for(lambda: len(_connections(stream_stack)) == before + 1)
-        response = post_event(stream_stack, reaction("rocket", user="U9", item_ts="8.1"))
+        rocket = own("rocket")
+        response = post_event(stream_stack, reaction(rocket, user="U9", item_ts="8.1"))
         assert response.json()["result"] == "counted"
         # Not pushed by the route: it waits for its batch. (Only this test's emoji: an
         # earlier test's last batch may land on the new page.)
-        assert "rocket" not in page.counts()
-        assert wait_for(lambda: page.counts().get("rocket") == 1, timeout=10)
-        duplicate = post_event(stream_stack, reaction("rocket", user="U9", item_ts="8.1"))
+        assert rocket not in page.counts()
+        assert wait_for(lambda: page.counts().get(rocket) == 1, timeout=10)
+        duplicate = post_event(stream_stack, reaction(rocket, user="U9", item_ts="8.1"))
         assert duplicate.json()["result"] == "unchanged"
         time.sleep(2)  # a batching window and then some: nothing new arrives
         # (Counted per emoji: the stack is shared, an earlier test's last batch may land.)
-        assert sum(any(c["emoji"] == "rocket" for c in m["changes"])
+        assert sum(any(c["emoji"] == rocket for c in m["changes"])
                    for m in page.messages) == 1
     finally:
         page.close()
@@ -125,8 +129,9 @@ def test_a_gone_dashboard_is_pruned_by_the_stream_handler(stream_stack):
     page = Page(stream_stack)
     try:
         assert wait_for(lambda: stale in _connections(stream_stack))
-        post_event(stream_stack, reaction("wave", user="U8", item_ts="9.1"))
-        assert wait_for(lambda: page.counts().get("wave") == 1, timeout=10)
+        wave = own("wave")
+        post_event(stream_stack, reaction(wave, user="U8", item_ts="9.1"))
+        assert wait_for(lambda: page.counts().get(wave) == 1, timeout=10)
         assert wait_for(lambda: stale not in _connections(stream_stack))
     finally:
         page.close()
