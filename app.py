@@ -51,35 +51,44 @@ def ws_message(event):
 
 
 
-# Stream fan-out mode only (FANOUT_MODE=stream): Lambda reads the counts table's
-# stream and hands this handler up to a batch of changes, gathered for up to the
-# batching window; it pushes one update per dashboard for the whole batch.
-def _counts_stream_arn():
-    """The stream's ARN (None in inline mode), which registering the handler needs at
-    import. On Lambda it is set, and so it is by `devkit deploy|package|serve`. The
-    bare `chalice` CLI (it sets AWS_CHALICE_CLI_MODE and the stage's config.json
-    variables, then imports this file) cannot know it: stop with one line that says
-    what to run instead of a traceback (a SystemExit passes Chalice's `except
-    Exception`; nothing has been written by then)."""
+# The fan-out (chalicelib/fanout.py, docs/architecture.md): Lambda reads the counts
+# table's stream and hands `counts_changed` each batch of changes as soon as it has
+# one (no batching window: a batch forms while the previous one is pushed); it pushes
+# one update per dashboard, itself up to a shard's worth of dashboards, and puts the
+# other shards on the push queue, from which Lambda feeds `push_shard` one at a time.
+def _event_source(name: str, what: str):
+    """An event source's ARN, which registering its handler needs at import. On
+    Lambda it is set, and so it is by `devkit deploy|package|serve`. The bare
+    `chalice` CLI (it sets AWS_CHALICE_CLI_MODE and the stage's config.json variables,
+    then imports this file) cannot know it: stop with one line that says what to run
+    instead of a traceback (a SystemExit passes Chalice's `except Exception`; nothing
+    has been written by then). Anywhere else (a plain `import app`) the handler is
+    left out, and counted events reach no dashboard."""
     import os
-    if (os.environ.get("AWS_CHALICE_CLI_MODE") and settings.fanout_mode() == "stream"
-            and not os.environ.get("COUNTS_STREAM_ARN", "").strip()):
-        import click  # the chalice CLI runs on click: its command and --stage
-        ctx = click.get_current_context(silent=True)
-        command = ctx.info_name if ctx else "deploy"
-        stage = (ctx.params.get("stage") if ctx else None) or "dev"
-        instead = ("python -m devkit serve --fanout stream" if command == "local" else
-                   f"make {command if command == 'package' else 'deploy'} STAGE={stage}")
-        raise SystemExit(f"emojiboard: chalice {command} --stage {stage} needs the counts "
-                         "table's stream ARN (COUNTS_STREAM_ARN: this stage fans out in "
-                         f"stream mode), which only exists with the table; run {instead}, "
-                         "which creates the table and passes its stream on")
-    return settings.counts_stream_arn()
+    arn = settings.event_source(name)
+    if arn or not os.environ.get("AWS_CHALICE_CLI_MODE"):
+        return arn
+    import click  # the chalice CLI runs on click: its command and --stage
+    ctx = click.get_current_context(silent=True)
+    command = ctx.info_name if ctx else "deploy"
+    stage = (ctx.params.get("stage") if ctx else None) or "dev"
+    instead = ("python -m devkit serve" if command == "local" else
+               f"make {command if command == 'package' else 'deploy'} STAGE={stage}")
+    raise SystemExit(f"emojiboard: chalice {command} --stage {stage} needs {what} ({name}), "
+                     f"which only exists once the stacks are deployed; run {instead}, "
+                     "which creates it and passes it on")
 
 
-_counts_stream = _counts_stream_arn()
+_counts_stream = _event_source("COUNTS_STREAM_ARN", "the counts table's stream ARN")
+_push_queue = _event_source("PUSH_QUEUE_ARN", "the push queue's ARN")
 if _counts_stream:
     @app.on_dynamodb_record(stream_arn=_counts_stream, batch_size=fanout.STREAM_BATCH_SIZE,
                             maximum_batching_window_in_seconds=fanout.STREAM_BATCH_WINDOW_S)
     def counts_changed(event):
         fanout.from_stream(event.to_dict()["Records"], services.get(), time.time())
+
+if _push_queue:
+    @app.on_sqs_message(queue_arn=_push_queue, batch_size=1)
+    def push_shard(event):
+        for record in event:
+            fanout.push_shard(record.body, services.get())

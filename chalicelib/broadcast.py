@@ -1,14 +1,15 @@
 """Push messages to dashboards through the API Gateway Management API.
 
 Chalice configures its own management client only inside WebSocket handlers, but
-the Slack route must broadcast too, so the app has this one sender, built from
-settings, for both. Sends run in parallel on a bounded pool; each connection gets
-its messages in order. A connection that answers GoneException is deleted (that
-connection: never the sender). Throttling (LimitExceededException) is retried with
-backoff by botocore's standard retry mode, which lists it as a throttling error.
+the fan-out's handlers push too, so the app has this one sender, built from settings,
+for all. Sends run in parallel on a bounded pool; each connection gets its messages
+in order. A connection that answers GoneException is deleted (that connection: never
+the sender). Throttling (LimitExceededException) is retried with backoff by the
+client (botocore's standard retry mode, which lists it as a throttling error); any
+other error is logged and fails that connection alone.
 """
 import logging
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import List
 
@@ -24,14 +25,12 @@ class FanoutReport:
     sent: int
     gone: int
     failed: int
-    pending: int  # still sending when the deadline passed
 
 
 class Broadcaster:
-    def __init__(self, client, connections: ConnectionStore, workers: int, deadline_s: float):
+    def __init__(self, client, connections: ConnectionStore, workers: int):
         self._client = client
         self._connections = connections
-        self._deadline_s = deadline_s
         # One pool for the container's life: Lambda reuses it across invocations.
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fanout")
 
@@ -48,20 +47,14 @@ class Broadcaster:
             log.warning("push to %s failed: %s", connection_id, error)
             return "failed"
 
-    def broadcast(self, messages: List[bytes], connection_ids: List[str],
-                  wait_for_all: bool = False) -> FanoutReport:
-        """Send to every dashboard listed. Return within the deadline whatever happens,
-        so one slow connection never holds up the others or the Slack reply; or, with
-        `wait_for_all`, once every send has finished (each is bounded by the client's
-        timeouts and retries)."""
+    def broadcast(self, messages: List[bytes], connection_ids: List[str]) -> FanoutReport:
+        """Send to every dashboard listed; return once every send has finished (each
+        is bounded by the client's timeouts and retries)."""
         if not messages or not connection_ids:
-            return FanoutReport(0, 0, 0, 0)
-        futures = [self._pool.submit(self.send, cid, messages) for cid in connection_ids]
-        done, pending = wait(futures, timeout=None if wait_for_all else self._deadline_s)
-        results = [f.result() for f in done]
-        report = FanoutReport(results.count("sent"), results.count("gone"),
-                              results.count("failed"), len(pending))
-        if report.gone or report.failed or report.pending:
+            return FanoutReport(0, 0, 0)
+        results = list(self._pool.map(lambda cid: self.send(cid, messages), connection_ids))
+        report = FanoutReport(results.count("sent"), results.count("gone"), results.count("failed"))
+        if report.gone or report.failed:
             log.info("fan-out: %s", report)
         return report
 

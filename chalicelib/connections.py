@@ -1,12 +1,15 @@
 """Open dashboard WebSocket connections, one item each in the connections table.
 
   pk       sk               attributes
-  CONN     {connectionId}   connected_at, expires_at (TTL), ask_window, asks
+  CONN     {connectionId}   topic, connected_at, expires_at (TTL), ask_window, asks
 
-All connections share one partition so a broadcast lists them with a single Query.
+All connections share one partition, so the fan-out lists them, grouped by the topic
+each subscribes to, with a single Query. A topic names what a page is shown, so all of
+a topic's pages get the same update: today every page has the emoji board in every
+window (`emoji`); boards narrowed by channel or person become topics of their own.
 """
 import time
-from typing import List
+from typing import Dict, List
 
 from botocore.exceptions import ClientError
 
@@ -14,6 +17,7 @@ from botocore.exceptions import ClientError
 # that so TTL only ever removes connections that are certainly gone.
 CONNECTION_TTL = 3 * 3600
 PARTITION = "CONN"
+EMOJI_BOARD = "emoji"  # the topic of every page today
 # What one dashboard may ask: a page sends a snapshot request when it connects or
 # opens a tab, and a ping a minute; a loop sending more only loads the store for
 # everyone. API Gateway's stage throttling is per route, not per connection.
@@ -27,10 +31,10 @@ class ConnectionStore:
         self._table = table
         self._clock = clock
 
-    def add(self, connection_id: str) -> None:
+    def add(self, connection_id: str, topic: str = EMOJI_BOARD) -> None:
         now = int(self._clock())
         self._db.put_item(TableName=self._table, Item={
-            "pk": {"S": PARTITION}, "sk": {"S": connection_id},
+            "pk": {"S": PARTITION}, "sk": {"S": connection_id}, "topic": {"S": topic},
             "connected_at": {"N": str(now)}, "expires_at": {"N": str(now + CONNECTION_TTL)},
         })
 
@@ -75,18 +79,23 @@ class ConnectionStore:
         self._db.delete_item(TableName=self._table,
                              Key={"pk": {"S": PARTITION}, "sk": {"S": connection_id}})
 
-    def list_ids(self) -> List[str]:
+    def subscribers(self) -> Dict[str, List[str]]:
+        """Open connections by topic. Strongly consistent, so a page whose connection
+        was written before a change was committed is listed for that change's update
+        (the page's snapshot covers everything committed before)."""
         # TTL deletes lazily (up to days late), so expired records are filtered here.
-        ids = []
+        topics: Dict[str, List[str]] = {}
         for page in self._db.get_paginator("query").paginate(
-                TableName=self._table,
+                TableName=self._table, ConsistentRead=True,
                 KeyConditionExpression="pk = :pk",
                 FilterExpression="expires_at > :now",
                 ExpressionAttributeValues={":pk": {"S": PARTITION},
                                            ":now": {"N": str(int(self._clock()))}},
-                ProjectionExpression="sk"):
-            ids += [item["sk"]["S"] for item in page["Items"]]
-        return ids
+                ProjectionExpression="sk, topic"):
+            for item in page["Items"]:
+                topic = item.get("topic", {}).get("S", EMOJI_BOARD)  # records from before topics
+                topics.setdefault(topic, []).append(item["sk"]["S"])
+        return topics
 
 
 def _condition_failed(error: ClientError) -> bool:

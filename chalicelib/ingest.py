@@ -1,12 +1,12 @@
-"""POST /slack/events: verify, parse, count, broadcast. One way, in that order.
+"""POST /slack/events: verify, parse, count. One way, in that order; the counts
+table's stream takes the change on to the dashboards (chalicelib/fanout.py).
 
 Slack treats any answer but a 2xx within 3 seconds as a failed delivery: it retries
 (up to 3 times, with `X-Slack-Retry-Num` and `X-Slack-Retry-Reason`) and counts the
 failure toward disabling the app's events. So a 4xx is for a request that is not
 Slack's (401, 413) or that Slack could not have meant (400), and a 5xx only ever
 means "retry me": the store was down before the commit (nothing counted, the retry
-counts it), inline pushes failed after it (the retry is a duplicate that re-sends
-the counts), or a setting is missing (app.py's 500: the retry lands once it is set).
+counts it), or a setting is missing (app.py's 500: the retry lands once it is set).
 Every retry is safe: the event id makes it count once.
 """
 import logging
@@ -15,7 +15,7 @@ from typing import Mapping, Tuple
 from botocore.exceptions import BotoCoreError, ClientError
 from slack_sdk.signature import SignatureVerifier
 
-from . import fanout, settings, slack_events, windows
+from . import settings, slack_events
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -61,21 +61,6 @@ def handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply
         # Nothing was committed (the write is one transaction): a 5xx makes Slack retry.
         log.error("could not count event %s: %s", event.event_id, error)
         return 503, {"error": "the counter store is unavailable; Slack will retry"}
-    if services.settings.fanout_mode == "inline":  # stream mode: the stream handler pushes
-        # A duplicate pushes too: it is Slack redelivering an event whose push failed
-        # (below), or whose answer was lost; counts are absolute, so pushing is harmless.
-        touched = outcome.touched or (windows.every_window(outcome.at)
-                                      if outcome.status == "duplicate" else [])
-        try:
-            fanout.push(services, {outcome.emoji: touched} if touched else {}, outcome.at)
-        except (ClientError, BotoCoreError, RuntimeError) as error:
-            # Counted, but no dashboard heard of it. Slack's redelivery (a 5xx makes it
-            # retry) counts as a duplicate and pushes the current counts, so the pages
-            # converge even when this event is the emoji's last change.
-            log.warning("counted event %s, but could not update the dashboards: %s",
-                        event.event_id, error)
-            return 503, {"error": "counted, but the dashboards were not updated; "
-                                  "Slack will retry", "result": outcome.status}
     return 200, {"ok": True, "result": outcome.status}
 
 

@@ -3,6 +3,7 @@ instance) from settings: boto3 clients, the stores, and the broadcaster."""
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Optional
 
 import boto3
 from botocore.config import Config
@@ -12,6 +13,7 @@ from .broadcast import Broadcaster
 from .connections import ConnectionStore
 from .counts import CountStore
 from .emoji import EmojiCatalog
+from .shards import PushQueue
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +21,11 @@ log = logging.getLogger(__name__)
 # store costs at most 2 attempts x (0.5 s connect + 1 s read) before the 503.
 _DYNAMODB_CONFIG = Config(connect_timeout=0.5, read_timeout=1,
                           retries={"mode": "standard", "max_attempts": 2})
+
+# The stream handler sends shards before it pushes its own: fail within seconds, and
+# Lambda delivers the stream batch again.
+_SQS_CONFIG = Config(connect_timeout=1, read_timeout=2,
+                     retries={"mode": "standard", "max_attempts": 3})
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,7 @@ class Services:
     connections: ConnectionStore
     broadcaster: Broadcaster
     emoji: EmojiCatalog
+    push_queue: Optional[PushQueue]  # None without PUSH_QUEUE_URL: one handler pushes all
 
     @property
     def workspace(self) -> str:
@@ -75,8 +83,11 @@ def get() -> Services:
         settings=settings,
         counts=CountStore(dynamodb, settings.counts_table),
         connections=connections,
-        broadcaster=Broadcaster(management, connections, settings.fanout_workers,
-                                settings.fanout_deadline_s),
+        broadcaster=Broadcaster(management, connections, settings.fanout_workers),
         emoji=EmojiCatalog(dynamodb, settings.counts_table, settings.slack_bot_token,
                            settings.slack_api_url),
+        push_queue=PushQueue(lambda: session.client(
+            "sqs", endpoint_url=settings.sqs_endpoint_url,
+            region_name=settings.region or "us-east-1", config=_SQS_CONFIG),
+            settings.push_queue_url) if settings.push_queue_url else None,
     )

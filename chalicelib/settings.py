@@ -9,10 +9,6 @@ from typing import Mapping, Optional
 
 
 SLACK_API_URL = "https://slack.com/api/"
-# How counted events reach the dashboards: "inline" pushes from the Slack route, one
-# update per event; "stream" leaves it to the counts table's stream handler, which
-# folds a batch of changes into one update per dashboard (docs/architecture.md).
-FANOUT_MODES = ("inline", "stream")
 
 
 class SettingsError(RuntimeError):
@@ -36,9 +32,12 @@ class Settings:
     # are learned only from emoji_changed events.
     slack_bot_token: Optional[str]
     slack_api_url: str
-    fanout_mode: str
+    # The fan-out (chalicelib/fanout.py): shards of at most this many dashboards go
+    # to the push queue, each pushed on a pool of this many threads.
+    push_queue_url: Optional[str]
+    sqs_endpoint_url: Optional[str]  # a local SQS (the devkit's moto server)
+    fanout_shard_size: int
     fanout_workers: int
-    fanout_deadline_s: float
 
     def management_endpoint(self) -> str:
         """The API Gateway Management API endpoint that reaches our dashboards."""
@@ -89,9 +88,10 @@ def load(env: Mapping[str, str] = os.environ) -> Settings:
         slack_team_id=env.get("SLACK_TEAM_ID") or None,
         slack_bot_token=env.get("SLACK_BOT_TOKEN", "").strip() or None,
         slack_api_url=env.get("SLACK_API_URL") or SLACK_API_URL,
-        fanout_mode=fanout_mode(env),
+        push_queue_url=env.get("PUSH_QUEUE_URL", "").strip() or None,
+        sqs_endpoint_url=env.get("SQS_ENDPOINT_URL") or None,
+        fanout_shard_size=_number(env, "FANOUT_SHARD_SIZE", 500, int),
         fanout_workers=_number(env, "FANOUT_WORKERS", 16, int),
-        fanout_deadline_s=_number(env, "FANOUT_DEADLINE_SECONDS", 1.0, float),
     )
 
 
@@ -100,18 +100,8 @@ def signing_secret(env: Mapping[str, str] = os.environ) -> str:
     return _required(env, "SLACK_SIGNING_SECRET")
 
 
-def fanout_mode(env: Mapping[str, str] = os.environ) -> str:
-    mode = env.get("FANOUT_MODE", "").strip() or "inline"
-    if mode not in FANOUT_MODES:
-        raise SettingsError(f"environment variable FANOUT_MODE must be one of "
-                            f"{', '.join(FANOUT_MODES)}, got {mode!r}")
-    return mode
-
-
-def counts_stream_arn(env: Mapping[str, str] = os.environ) -> Optional[str]:
-    """The counts table's stream, which feeds the fan-out in stream mode; None in
-    inline mode. app.py reads it at import: the stream handler's registration
-    needs it (`devkit deploy` and `devkit serve` set it)."""
-    if fanout_mode(env) != "stream":
-        return None
-    return _required(env, "COUNTS_STREAM_ARN")
+def event_source(name: str, env: Mapping[str, str] = os.environ) -> Optional[str]:
+    """An ARN app.py registers a handler on at import (COUNTS_STREAM_ARN: the counts
+    table's stream, which feeds the fan-out; PUSH_QUEUE_ARN: the push queue, which
+    feeds the pushers). `devkit deploy|package|serve` set both; None when unset."""
+    return env.get(name, "").strip() or None

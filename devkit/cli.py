@@ -134,15 +134,16 @@ def main(ctx):
               help="Where DynamoDB Local keeps its data.")
 @click.option("--team-id", default=None, envvar="SLACK_TEAM_ID",
               help="Count only this workspace's events (env SLACK_TEAM_ID).")
-@click.option("--fanout", type=click.Choice(["inline", "stream"]), default="inline",
-              show_default=True, envvar="FANOUT_MODE",
-              help="inline: the Slack route pushes every event; stream: the counts table's "
-                   "stream handler pushes one update per batch (env FANOUT_MODE).")
-def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id, fanout):
+@click.option("--pushers", default=1, show_default=True, type=click.IntRange(1, 16),
+              help="Pusher processes fed by the push queue, as Lambda runs push_shard.")
+@click.option("--shard-size", default=None, type=click.IntRange(min=1), envvar="FANOUT_SHARD_SIZE",
+              help="Dashboards per shard: beyond it the fan-out queues shards for the "
+                   "pushers (default 500; env FANOUT_SHARD_SIZE).")
+def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id, pushers, shard_size):
     """Run the whole app on one port: API, WebSocket, Management API, dashboard."""
     _stop_on_signals()
     stack = LocalStack(host=host, port=port, dynamodb_choice=dynamodb_choice, data_dir=data_dir,
-                       team_id=team_id, fanout=fanout)
+                       team_id=team_id, pushers=pushers, shard_size=shard_size)
     try:
         stack.start()  # on any failure it has stopped what it started, children included
     except PortInUse as error:
@@ -159,12 +160,10 @@ def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id, fanou
         secret = "from SLACK_SIGNING_SECRET" if stack.secret != LOCAL_SECRET else stack.secret
         click.echo(f"Slack Request URL: {stack.url}/slack/events (signing secret: {secret})")
         click.echo(f"Dashboard: {stack.url}")
-        if stack.stream_poller:
-            m = stack.stream_poller.mapping
-            click.echo(f"Fan-out:   stream (batches of up to {m.batch_size} records, "
-                       f"{m.batching_window_s:g} s window)")
-        else:
-            click.echo("Fan-out:   inline (the Slack route pushes every event)")
+        m = stack.stream_poller.mapping
+        click.echo(f"Fan-out:   the counts table's stream, batches of up to {m.batch_size} "
+                   f"records, {m.batching_window_s:g} s window; {stack.pushers} pusher "
+                   f"process{'es' if stack.pushers > 1 else ''} on the push queue")
         if demo:
             threading.Thread(target=simulate.send, daemon=True, kwargs=dict(
                 url=f"{stack.url}/slack/events", secret=stack.secret, rate=demo_rate,

@@ -540,10 +540,13 @@ class Gateway:
 
 def app_environment(dynamodb_url: str, gateway_url: str, counts_table: str,
                     connections_table: str, secret: str, team_id: Optional[str],
-                    fanout: str = "inline", counts_stream_arn: str = "") -> Dict[str, str]:
-    """The environment the app sees locally: only endpoints differ from AWS."""
+                    counts_stream_arn: str, push_queue: Optional[Tuple[str, str]] = None,
+                    sqs_url: Optional[str] = None,
+                    shard_size: Optional[int] = None) -> Dict[str, str]:
+    """The environment the app sees locally: only endpoints differ from AWS.
+    `push_queue` is the queue's (URL, ARN), on the SQS at `sqs_url`."""
     env = {
-        "FANOUT_MODE": fanout, "COUNTS_STREAM_ARN": counts_stream_arn,
+        "COUNTS_STREAM_ARN": counts_stream_arn,
         "COUNTS_TABLE": counts_table, "CONNECTIONS_TABLE": connections_table,
         "DYNAMODB_ENDPOINT_URL": dynamodb_url, "WEBSOCKET_ENDPOINT_URL": gateway_url,
         "SLACK_SIGNING_SECRET": secret, "AWS_DEFAULT_REGION": REGION,
@@ -557,4 +560,9 @@ def app_environment(dynamodb_url: str, gateway_url: str, counts_table: str,
     }
     if team_id:
         env["SLACK_TEAM_ID"] = team_id
+    if push_queue:
+        env.update(PUSH_QUEUE_URL=push_queue[0], PUSH_QUEUE_ARN=push_queue[1],
+                   SQS_ENDPOINT_URL=sqs_url)
+    if shard_size:
+        env["FANOUT_SHARD_SIZE"] = str(shard_size)
     return env

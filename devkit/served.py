@@ -1,6 +1,6 @@
 """`python -m devkit serve` in a child process: its own interpreter, as a real
 gateway and Lambda would be, with a fresh DynamoDB Local. For the bench and the
-tests that need a second stack (another fan-out mode) beside the session's own."""
+tests that need a second stack (other settings) beside the session's own."""
 import collections
 import os
 import re
@@ -19,8 +19,8 @@ from . import dynamodb
 ROOT = Path(__file__).resolve().parent.parent
 # Settings a parent process may have exported for its own stack; never inherited.
 APP_SETTINGS = ("SLACK_SIGNING_SECRET", "SLACK_TEAM_ID", "COUNTS_TABLE", "CONNECTIONS_TABLE",
-                "DYNAMODB_ENDPOINT_URL", "WEBSOCKET_ENDPOINT_URL", "FANOUT_MODE",
-                "COUNTS_STREAM_ARN")
+                "DYNAMODB_ENDPOINT_URL", "WEBSOCKET_ENDPOINT_URL", "COUNTS_STREAM_ARN",
+                "PUSH_QUEUE_URL", "PUSH_QUEUE_ARN", "SQS_ENDPOINT_URL", "FANOUT_SHARD_SIZE")
 
 
 class ServeProcess:

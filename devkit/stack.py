@@ -59,7 +59,7 @@ class LocalStack:
                  data_dir: Optional[Path] = dynamodb.ROOT / ".data" / "dynamodb",
                  secret: Optional[str] = None, team_id: Optional[str] = None,
                  instances: int = 8, workspace_name: str = "Local stack",
-                 fanout: str = "inline",
+                 pushers: int = 1, shard_size: Optional[int] = None,
                  counts_table: str = tables.DEFAULT_NAMES["counts"],
                  connections_table: str = tables.DEFAULT_NAMES["connections"]):
         self.host, self.port = host, port
@@ -68,7 +68,7 @@ class LocalStack:
         self.counts_table, self.connections_table = counts_table, connections_table
         self._dynamodb_choice, self._data_dir = dynamodb_choice, data_dir
         self._instances, self._workspace_name = instances, workspace_name
-        self.fanout = fanout
+        self.pushers, self.shard_size = pushers, shard_size
         self.stream_poller: Optional[streams.StreamPoller] = None
         self._site_dir: Optional[Path] = None
         # Slack's Web API, as far as the app uses it; outlives gateway restarts.
@@ -105,20 +105,18 @@ class LocalStack:
         self.dynamodb_url, self._stop_dynamodb = dynamodb.start(
             self._dynamodb_choice, self._data_dir, self.host)
         client = self.dynamodb_client()
-        tables.ensure(client, self.counts_table, self.connections_table,
-                      stream=self.fanout == "stream")
+        tables.ensure(client, self.counts_table, self.connections_table)
         # Only the local credentials sign the app's calls (see app_environment).
         os.environ.pop("AWS_SESSION_TOKEN", None)
         os.environ.update(app_environment(
             self.dynamodb_url, self.url, self.counts_table, self.connections_table,
-            self.secret, self.team_id, self.fanout,
-            tables.latest_stream_arn(client, self.counts_table)))
+            self.secret, self.team_id, tables.latest_stream_arn(client, self.counts_table),
+            shard_size=self.shard_size))
         self._site_dir = Path(tempfile.mkdtemp(prefix="emojiboard-site-"))
         ws_url = self.url.replace("http://", "ws://", 1) + "/ws"
         site.build(self._site_dir, api_url=self.url, ws_url=ws_url, workspace=self._workspace_name)
         self.start_gateway()
-        if self.fanout == "stream":
-            self._start_stream_poller()
+        self._start_stream_poller()
 
     def start_gateway(self) -> None:
         """Start (or restart) the gateway alone; DynamoDB and its data stay. Its event
@@ -161,7 +159,7 @@ class LocalStack:
         whichever gateway is running, so it outlives gateway restarts."""
         sources = self.gateway.pool.stream_sources()
         if len(sources) != 1:
-            raise RuntimeError(f"stream fan-out needs one @app.on_dynamodb_record handler; "
+            raise RuntimeError(f"the fan-out needs one @app.on_dynamodb_record handler; "
                                f"app.py registered {len(sources)}")
         mapping = streams.MappingSettings.of(sources[0])
         self.stream_poller = streams.StreamPoller(

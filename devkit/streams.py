@@ -76,7 +76,7 @@ class StreamPoller:
         self._stream_arn: Optional[str] = None
         self._shards: Dict[str, _Shard] = {}
         self._finished: set = set()
-        self.batches = 0  # delivered, for the logs and the tests
+        self.batches = self.records = 0  # delivered, for the logs and the tests
 
     def start(self) -> "StreamPoller":
         # Where the mapping starts is fixed when it is created, as on AWS.
@@ -179,6 +179,7 @@ class StreamPoller:
             try:
                 self._invoke(event)
                 self.batches += 1
+                self.records += len(records)
                 return
             except Exception:  # what Lambda sees as a failed invocation
                 delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]

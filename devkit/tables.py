@@ -5,12 +5,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_NAMES = {"counts": "emojiboard-counts", "connections": "emojiboard-connections"}
 TTL_ATTRIBUTE = "expires_at"
-# The counts table's stream feeds the fan-out in stream mode. Keys are all the
-# handler reads (which emoji, which bucket), so the records stay small. On AWS the
-# table always has it (devkit/infra.py); locally only a stack in stream mode turns it
-# on: DynamoDB Local keeps every stream's records for 24 hours, even a deleted
-# table's, and the test suite (which recreates the tables for every test) measured
-# it slowing down several-fold over a session with streams on.
+# The counts table's stream feeds the fan-out. Keys are all the handler reads (which
+# emoji, which bucket), so the records stay small.
 COUNTS_STREAM = {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
 
 
@@ -30,13 +26,13 @@ def definition(name: str, stream: bool = False) -> dict:
     return d
 
 
-def ensure(client, counts: str, connections: str, stream: bool = False) -> None:
-    """Create each table (with TTL on) unless it exists; with `stream`, the counts
-    table keeps a stream (one made without it gets it)."""
+def ensure(client, counts: str, connections: str) -> None:
+    """Create each table (with TTL on) unless it exists; the counts table keeps a
+    stream (one made without it gets it)."""
     existing = set()
     for page in client.get_paginator("list_tables").paginate():
         existing.update(page["TableNames"])
-    for name, with_stream in ((counts, stream), (connections, False)):
+    for name, with_stream in ((counts, True), (connections, False)):
         if name in existing:
             if with_stream:
                 enable_stream(client, name)

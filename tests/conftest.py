@@ -44,17 +44,6 @@ def stack():
     local.stop()
 
 
-@pytest.fixture(scope="session")
-def stream_stack():
-    """A second stack in stream fan-out mode, as `devkit serve --fanout stream` in a child
-    process (one stack per process: the session's own is inline). Not emptied between
-    tests: tests on it compare with its own leaderboard."""
-    from devkit.served import ServeProcess
-    with ServeProcess("--fanout", "stream", secret=SECRET, team_id=TEAM) as served:
-        assert any(line.startswith("Fan-out:   stream") for line in served.lines)
-        yield served
-
-
 @pytest.fixture(autouse=True)
 def empty_tables(request):
     """Recreate the tables before each test that uses the stack."""

@@ -2,9 +2,8 @@
 
 - 5,000 events from 8 threads, a third delivered again as Slack retries: exact.
 - The store failing mid-stream (fault injection): 5xx, Slack's retry lands, exact.
-- Dashboards dropping and reconnecting while events flow, 200 in stream fan-out mode
-  and 50 in inline mode: every one converges to the exact counts, and dead
-  connections are pruned.
+- 200 dashboards dropping and reconnecting while events flow: every one converges to
+  the exact counts, and dead connections are pruned.
 
 (Hypothesis-generated inputs for the signed route and the WebSocket handler are in
 tests/test_properties.py.)"""
@@ -274,21 +273,11 @@ def _board(stack, window: str, names: List[str]) -> Dict[str, int]:
 
 
 @pytest.mark.load
-@pytest.mark.parametrize("mode, size", [
-    ("stream", 200),
-    # Inline pushes every event to every page from the Slack route. At 200 pages, all
-    # in this one process on 2 cores, the push backlog starved the route's reads past
-    # their timeouts for tens of seconds (docs/performance.md): inline is the mode for
-    # team-sized offices, and is tested at that size.
-    ("inline", 50),
-])
-def test_dashboards_dropping_and_reconnecting_converge_and_the_dead_are_pruned(
-        request, mode, size):
-    stack = request.getfixturevalue("stack" if mode == "inline" else "stream_stack")
+def test_dashboards_dropping_and_reconnecting_converge_and_the_dead_are_pruned(stack):
+    size = 200
     rng = random.Random(200)
-    # This run's own emoji: the stream stack is shared and never emptied.
     run = uuid.uuid4().hex[:8]
-    names = [f"rel-{mode}-{run}-{i}" for i in range(6)]
+    names = [f"rel-{run}-{i}" for i in range(6)]
     before = set(connection_ids(stack))
     # Connections API Gateway still lists but whose sockets are gone (a page that
     # vanished without a goodbye): the next push to each answers GoneException.

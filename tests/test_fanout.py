@@ -1,10 +1,7 @@
-"""Stream fan-out mode: the counts table's real stream, read as Lambda's event source
-mapping reads it (devkit/streams.py), feeds the app's `@app.on_dynamodb_record`
-handler, which folds each batch into one update per dashboard.
-
-End to end, a `devkit serve --fanout stream` runs in a child process (one stack per
-process: the session's own stack is inline). The handler and the poller are also
-tested against the session stack's DynamoDB Local, directly."""
+"""The fan-out: the counts table's real stream, read as Lambda's event source mapping
+reads it (devkit/streams.py), feeds the app's `@app.on_dynamodb_record` handler,
+which folds each batch into one update per dashboard. End to end on the session
+stack; the handler and the poller also directly, against its DynamoDB Local."""
 import json
 import threading
 import time
@@ -22,15 +19,14 @@ from tests.conftest import TEAM
 from tests.helpers import board, dashboard, post_event, reaction, receive, wait_for
 
 def own(name: str) -> str:
-    """A name of this run's own: the stream stack is shared and never emptied, so a
-    test run again in the same session (or after another) must not meet its old rows."""
+    """A name of this run's own, so a page never counts another test's late batch."""
     return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
 class Page:
     """A dashboard as the page keeps it: the newest version of each (window, emoji).
-    `updates` counts only the updates that touch `names`: the stack is shared, and an
-    earlier test's last batch may still land on a new page."""
+    `updates` counts only the updates that touch `names`: an earlier test's last
+    batch may still land on a new page."""
 
     def __init__(self, stack, names=()):
         self.names = set(names)
@@ -69,23 +65,23 @@ def _post_many(stack, envelopes, threads=4):
         return [s for statuses in pool.map(deliver, chunks) for s in statuses]
 
 
-def test_a_burst_reaches_every_dashboard_in_a_few_updates_with_exact_counts(stream_stack):
-    before = len(_connections(stream_stack))
+def test_a_burst_reaches_every_dashboard_in_a_few_updates_with_exact_counts(stack):
+    before = len(_connections(stack))
     emoji = [own(f"burst-{i}") for i in range(1, 6)]
-    pages = [Page(stream_stack, emoji) for _ in range(3)]
+    pages = [Page(stack, emoji) for _ in range(3)]
     try:
-        wait_for(lambda: len(_connections(stream_stack)) == before + 3)
+        wait_for(lambda: len(_connections(stack)) == before + 3)
         envelopes = [reaction(emoji[i % len(emoji)], user=f"U{i}", item_ts=f"7.{i:04d}")
                      for i in range(80)]
         # U3 took back their burst-4: whichever arrives first, it ends uncounted.
         envelopes += [reaction(emoji[3], user="U3", item_ts="7.0003", added=False)]
         started = time.monotonic()
-        assert set(_post_many(stream_stack, envelopes)) == {200}
+        assert set(_post_many(stack, envelopes)) == {200}
         posting = time.monotonic() - started
-        expected = {e: n for e, n in stream_stack.board().items() if e in emoji}
+        expected = {e: n for e, n in board(stack, limit=500).items() if e in emoji}
         assert expected == {e: 15 if e == emoji[3] else 16 for e in emoji}
         for window in ("all", "24h", "7d", "30d"):
-            assert {e: n for e, n in stream_stack.board(window).items() if e in emoji} \
+            assert {e: n for e, n in board(stack, window, limit=500).items() if e in emoji} \
                 == expected
         assert wait_for(lambda: all(p.counts(w) == expected for p in pages
                                     for w in ("all", "24h", "7d", "30d")), timeout=15)
@@ -99,19 +95,19 @@ def test_a_burst_reaches_every_dashboard_in_a_few_updates_with_exact_counts(stre
             page.close()
 
 
-def test_the_slack_route_only_counts_and_the_stream_pushes(stream_stack):
-    before = len(_connections(stream_stack))
-    page = Page(stream_stack)
+def test_the_slack_route_only_counts_and_the_stream_pushes(stack):
+    before = len(_connections(stack))
+    page = Page(stack)
     try:
-        wait_for(lambda: len(_connections(stream_stack)) == before + 1)
+        wait_for(lambda: len(_connections(stack)) == before + 1)
         rocket = own("rocket")
-        response = post_event(stream_stack, reaction(rocket, user="U9", item_ts="8.1"))
+        response = post_event(stack, reaction(rocket, user="U9", item_ts="8.1"))
         assert response.json()["result"] == "counted"
         # Not pushed by the route: it waits for its batch. (Only this test's emoji: an
         # earlier test's last batch may land on the new page.)
         assert rocket not in page.counts()
         assert wait_for(lambda: page.counts().get(rocket) == 1, timeout=10)
-        duplicate = post_event(stream_stack, reaction(rocket, user="U9", item_ts="8.1"))
+        duplicate = post_event(stack, reaction(rocket, user="U9", item_ts="8.1"))
         assert duplicate.json()["result"] == "unchanged"
         time.sleep(2)  # a batching window and then some: nothing new arrives
         # (Counted per emoji: the stack is shared, an earlier test's last batch may land.)
@@ -121,18 +117,18 @@ def test_the_slack_route_only_counts_and_the_stream_pushes(stream_stack):
         page.close()
 
 
-def test_a_gone_dashboard_is_pruned_by_the_stream_handler(stream_stack):
+def test_a_gone_dashboard_is_pruned_by_the_stream_handler(stack):
     stale = "U3RhbGVDb25uZWN0aW9u"
-    stream_stack.dynamodb_client().put_item(TableName=stream_stack.connections_table, Item={
+    stack.dynamodb_client().put_item(TableName=stack.connections_table, Item={
         "pk": {"S": "CONN"}, "sk": {"S": stale}, "connected_at": {"N": "0"},
         "expires_at": {"N": "99999999999"}})
-    page = Page(stream_stack)
+    page = Page(stack)
     try:
-        assert wait_for(lambda: stale in _connections(stream_stack))
+        assert wait_for(lambda: stale in _connections(stack))
         wave = own("wave")
-        post_event(stream_stack, reaction(wave, user="U8", item_ts="9.1"))
+        post_event(stack, reaction(wave, user="U8", item_ts="9.1"))
         assert wait_for(lambda: page.counts().get(wave) == 1, timeout=10)
-        assert wait_for(lambda: stale not in _connections(stream_stack))
+        assert wait_for(lambda: stale not in _connections(stack))
     finally:
         page.close()
 
@@ -148,9 +144,8 @@ def _connections(stack):
 
 
 def _poller(stack, invoke, batch_size=1000, window=0, position="TRIM_HORIZON"):
-    """A poller on the session stack's counts table, its stream turned on for this test
-    (the inline stack keeps none: tables.COUNTS_STREAM says why)."""
-    tables.enable_stream(stack.dynamodb_client(), stack.counts_table)
+    """A poller of this test's own on the session stack's counts table (beside the
+    stack's, which feeds the app)."""
     mapping = streams.MappingSettings("counts_changed", batch_size, window, position)
     return streams.StreamPoller(stack.dynamodb_url, stack.counts_table, mapping, invoke).start()
 
@@ -197,7 +192,7 @@ def test_a_batch_whose_handler_fails_is_delivered_again(stack):
 
 
 def test_the_handler_folds_a_batch_into_one_update_per_dashboard(stack):
-    tables.enable_stream(stack.dynamodb_client(), stack.counts_table)
+    delivered = stack.stream_poller.records
     for i, name in enumerate(["heart", "heart", "joy", "joy", "joy"]):
         post_event(stack, reaction(name, user=f"U{i}", item_ts=f"3.{i}"))
     batches = []
@@ -207,8 +202,11 @@ def test_the_handler_folds_a_batch_into_one_update_per_dashboard(stack):
     finally:
         poller.stop()
     records = [r for b in batches for r in b["Records"]]
+    # The stack's own poller has handed them to the app (with no page to push to), so
+    # the only update the pages get is the one this test makes.
+    assert wait_for(lambda: stack.stream_poller.records >= delivered + len(records), timeout=10)
     with dashboard(stack) as first, dashboard(stack) as second:
-        wait_for(lambda: len(services.get().connections.list_ids()) == 2)
+        wait_for(lambda: len(services.get().connections.subscribers().get("emoji", [])) == 2)
         report = fanout.from_stream(records, services.get(), time.time())
         assert report.sent == 2
         for socket in (first, second):
