@@ -1,15 +1,17 @@
 """`python -m devkit bench`: figures for "will it keep up?" and "are the numbers exact?".
 
 The stack runs as `devkit serve` in a child process (its own interpreter, as a real
-gateway and Lambda would be), DynamoDB Local in another; the load and the dashboards
-run here. Every figure is the median over repeated runs, and each comparison is
-measured side by side in the same run, alternating, so a noisy machine hits both.
+gateway and Lambda would be), DynamoDB Local, the push queue and the pushers in
+others; the load and the dashboards run here. Every figure is the median over
+repeated runs, and each comparison is measured side by side in the same run,
+alternating, so a noisy machine hits both.
 """
 import asyncio
 import contextlib
 import io
 import json
 import os
+import random
 import resource
 import statistics
 import subprocess
@@ -117,8 +119,8 @@ class Figures:
         print("  " + " | ".join(self.rows[-1]), flush=True)
 
 
-def ingest(figures: Figures, runs: int, events: int, concurrency: int, mode: str) -> None:
-    with Server("--fanout", mode) as server:
+def ingest(figures: Figures, runs: int, events: int, concurrency: int) -> None:
+    with Server() as server:
         post_all(server.url, distinct_events(50), concurrency)  # warm the app instances
         app_rates, raw_rates = [], []
         for _ in range(runs):
@@ -127,11 +129,11 @@ def ingest(figures: Figures, runs: int, events: int, concurrency: int, mode: str
                                             distinct_events(events), concurrency))
     app, raw = statistics.median(app_rates), statistics.median(raw_rates)
     ratios = [a / r for a, r in zip(app_rates, raw_rates)]
-    figures.add(f"ingest ({mode}): app events/s (signed POST /slack/events)", f"{app:.0f}",
+    figures.add("ingest: app events/s (signed POST /slack/events)", f"{app:.0f}",
                 f"runs: {', '.join(f'{r:.0f}' for r in app_rates)}")
-    figures.add(f"ingest ({mode}): raw TransactWriteItems/s", f"{raw:.0f}",
+    figures.add("ingest: raw TransactWriteItems/s", f"{raw:.0f}",
                 f"runs: {', '.join(f'{r:.0f}' for r in raw_rates)}")
-    figures.add(f"ingest ({mode}): app / raw (target >= 0.7)", f"{statistics.median(ratios):.2f}",
+    figures.add("ingest: app / raw (target >= 0.7)", f"{statistics.median(ratios):.2f}",
                 f"runs: {', '.join(f'{r:.2f}' for r in ratios)}")
 
 
@@ -140,7 +142,8 @@ def ingest(figures: Figures, runs: int, events: int, concurrency: int, mode: str
 
 class Dashboards:
     """N WebSocket dashboards on their own event loop thread; each keeps the highest
-    version per (window, emoji), as the page does, and the time of every update."""
+    version per (window, emoji), as the page does, from updates and snapshots, and the
+    time of every update."""
 
     def __init__(self, url: str, count: int):
         self.url = url.replace("http", "ws", 1) + "/ws"
@@ -148,37 +151,59 @@ class Dashboards:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.sockets: List = []
+        self.sockets: List = [None] * count
         self.states: List[Dict] = [dict() for _ in range(count)]
         self.arrivals: List[List[float]] = [[] for _ in range(count)]
-        self._run(self._open())
+        self.snapshots = [0] * count  # snapshots received, per dashboard
+        self._run(self._open(range(count)))
 
     def _run(self, coroutine, timeout: float = 300):
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
-    async def _open(self) -> None:
-        for start in range(0, self.count, 50):  # in waves, as office screens come on
-            batch = await asyncio.gather(*[websockets.connect(self.url, open_timeout=60,
-                                                              max_queue=None)
-                                           for _ in range(start, min(start + 50, self.count))])
-            self.sockets += batch
-        for index, socket in enumerate(self.sockets):
-            self.loop.create_task(self._listen(index, socket))
+    async def _connect(self, index: int, snapshot: bool) -> None:
+        socket = await websockets.connect(self.url, open_timeout=60, max_queue=None)
+        self.sockets[index] = socket
+        self.loop.create_task(self._listen(index, socket))
+        if snapshot:  # what a page does once its socket is open
+            await socket.send(json.dumps({"action": "snapshot", "window": "all", "limit": 500}))
+
+    async def _open(self, indexes) -> None:
+        indexes = list(indexes)
+        for start in range(0, len(indexes), 50):  # in waves, as office screens come on
+            await asyncio.gather(*[self._connect(i, snapshot=False)
+                                   for i in indexes[start:start + 50]])
 
     async def _listen(self, index: int, socket) -> None:
         state, arrivals = self.states[index], self.arrivals[index]
         try:
             async for raw in socket:
                 message = json.loads(raw)
-                if message.get("type") != "update":
+                if message.get("type") == "update":
+                    arrivals.append(time.perf_counter())
+                    rows = message["changes"]
+                elif message.get("type") == "snapshot":
+                    self.snapshots[index] += 1
+                    rows = [dict(row, window=message["window"]) for row in message["leaderboard"]]
+                else:
                     continue
-                arrivals.append(time.perf_counter())
-                for change in message["changes"]:
+                for change in rows:
                     key = (change["window"], change["emoji"])
                     if change["version"] >= state.get(key, (-1, 0))[0]:
                         state[key] = (change["version"], change["count"])
         except websockets.ConnectionClosed:
             pass
+
+    def reconnect_all(self, within_s: float, seed: int = 11) -> None:
+        """Every dashboard drops its socket and comes back at a random moment within
+        `within_s` (an office network blip), then asks for a snapshot."""
+        rng = random.Random(seed)
+
+        async def one(index: int, delay: float) -> None:
+            await self.sockets[index].close()
+            await asyncio.sleep(delay)
+            await self._connect(index, snapshot=True)
+
+        self._run(asyncio.gather(*[one(i, rng.uniform(0, within_s)) for i in range(self.count)]))
 
     def counts(self, index: int, window: str = "all") -> Dict[str, int]:
         return {emoji: count for (w, emoji), (_, count) in self.states[index].items()
@@ -189,7 +214,7 @@ class Dashboards:
             arrivals.clear()
 
     async def _close(self) -> None:
-        await asyncio.gather(*[s.close() for s in self.sockets], return_exceptions=True)
+        await asyncio.gather(*[s.close() for s in self.sockets if s], return_exceptions=True)
 
     def close(self) -> None:
         self._run(self._close())
@@ -209,38 +234,71 @@ def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
 # ---- 2. fan-out latency ------------------------------------------------------------------
 
 
-def fanout(figures: Figures, sizes: List[int], events: int, mode: str) -> None:
+def latencies_of_one_event(server: ServeProcess, boards: Dashboards, envelope: dict) -> List[float]:
+    """Post one event; seconds from the Slack answer to each dashboard's update."""
+    boards.reset_arrivals()
+    body = simulate.encode(envelope)
+    response = requests.post(f"{server.url}/slack/events", data=body, timeout=30,
+                             headers=simulate.signed_headers(body, SECRET))
+    answered = time.perf_counter()
+    if response.status_code != 200:
+        raise RuntimeError(f"the Slack route answered {response.status_code}: {response.text}")
+    wait_until(lambda: all(boards.arrivals), timeout=10)
+    return [a[0] - answered for a in boards.arrivals if a]
+
+
+def fanout(figures: Figures, sizes: List[int], events: int) -> None:
     for size in sizes:
-        with Server("--fanout", mode) as server:
+        with Server() as server:
             boards = Dashboards(server.url, size)
             try:
                 p50s, p95s, maxes, missing = [], [], [], 0
                 for envelope in distinct_events(events):
-                    boards.reset_arrivals()
-                    body = simulate.encode(envelope)
-                    sent = time.perf_counter()
-                    requests.post(f"{server.url}/slack/events", data=body, timeout=30,
-                                  headers=simulate.signed_headers(body, SECRET))
-                    wait_until(lambda: all(boards.arrivals), timeout=10)
-                    latencies = [a[0] - sent for a in boards.arrivals if a]
+                    latencies = latencies_of_one_event(server, boards, envelope)
                     missing += size - len(latencies)
                     p50s.append(percentile(latencies, 50))
                     p95s.append(percentile(latencies, 95))
                     maxes.append(max(latencies))
-                    time.sleep(0.2)
+                    time.sleep(0.3)
             finally:
                 boards.close()
-        figures.add(f"fan-out ({mode}) to {size} dashboards: p50 / p95 / max s (target p95 <= 1 s at 1000)",
+        target = " (target p95 <= 1 s)" if size >= 1000 else ""
+        figures.add(f"fan-out to {size} dashboards: p50 / p95 / max s, Slack answer to page{target}",
                     f"{statistics.median(p50s):.3f} / {statistics.median(p95s):.3f} / "
                     f"{statistics.median(maxes):.3f}",
                     f"median of {events} events; updates never received: {missing}")
 
 
+def pushers(figures: Figures, dashboards: int, shard_size: int, events: int) -> None:
+    """The same load on two stacks side by side, one with 1 pusher process and one
+    with 2, events alternating between them: time to the last page."""
+    extra = ("--shard-size", str(shard_size))
+    with Server(*extra, "--pushers", "1") as one, Server(*extra, "--pushers", "2") as two:
+        boards = {1: Dashboards(one.url, dashboards), 2: Dashboards(two.url, dashboards)}
+        try:
+            last = {1: [], 2: []}
+            for i, envelope in enumerate(distinct_events(events * 2)):
+                count = 1 + i % 2
+                latencies = latencies_of_one_event(one if count == 1 else two, boards[count], envelope)
+                if len(latencies) < dashboards:
+                    raise RuntimeError(f"{dashboards - len(latencies)} dashboards missed an update")
+                last[count].append(max(latencies))
+                time.sleep(0.3)
+        finally:
+            for b in boards.values():
+                b.close()
+    a, b = statistics.median(last[1]), statistics.median(last[2])
+    figures.add(f"pushers: {dashboards} dashboards in shards of {shard_size}, "
+                "last page after the answer, 1 vs 2 pusher processes",
+                f"{a:.3f} s vs {b:.3f} s: {a / b:.2f}x",
+                f"median of {events} events each, alternating")
+
+
 # ---- 3. burst ------------------------------------------------------------------------------
 
 
-def burst(figures: Figures, rate: float, seconds: float, dashboards: int, mode: str) -> None:
-    with Server("--fanout", mode) as server:
+def burst(figures: Figures, rate: float, seconds: float, dashboards: int) -> None:
+    with Server() as server:
         boards = Dashboards(server.url, dashboards)
         try:
             traffic = simulate.Traffic(team_id=TEAM, seed=7).events()
@@ -248,12 +306,15 @@ def burst(figures: Figures, rate: float, seconds: float, dashboards: int, mode: 
             bodies = [simulate.encode(e) for e in envelopes]
             local = threading.local()
             statuses: List[int] = []
+            answers: List[float] = []
 
             def post(body: bytes) -> None:
                 session = getattr(local, "session", None) or requests.Session()
                 local.session = session
+                started = time.perf_counter()
                 statuses.append(session.post(f"{server.url}/slack/events", data=body, timeout=30,
                                              headers=simulate.signed_headers(body, SECRET)).status_code)
+                answers.append(time.perf_counter() - started)
 
             boards.reset_arrivals()
             started = time.perf_counter()
@@ -267,7 +328,7 @@ def burst(figures: Figures, rate: float, seconds: float, dashboards: int, mode: 
             accepted_in = time.perf_counter() - started
             expected = server.board("all")
             exact = wait_until(lambda: all(boards.counts(i) == expected
-                                           for i in range(dashboards)), timeout=60)
+                                           for i in range(dashboards)), timeout=30)
             settled_in = time.perf_counter() - started
             # Messages each dashboard got for the burst, per second of the burst: the
             # naive design sends one per event, `rate` per second.
@@ -276,23 +337,113 @@ def burst(figures: Figures, rate: float, seconds: float, dashboards: int, mode: 
         finally:
             boards.close()
     rejected = len([s for s in statuses if s != 200])
-    figures.add(f"burst ({mode}): {rate:g} events/s x {seconds:g} s, {dashboards} dashboards: "
-                "messages per dashboard per burst second (target <= 10)",
+    figures.add(f"burst: {rate:g} events/s x {seconds:g} s, {dashboards} dashboards: "
+                "messages per dashboard per second (target <= 10)",
                 f"{statistics.median(per_second):.1f} (max {max(per_second):.1f})",
                 f"sent in {sent_in:.1f} s, all answered in {accepted_in:.1f} s, non-200: {rejected}")
-    figures.add(f"burst ({mode}): dashboards with the exact final counts",
+    figures.add("burst: Slack answers, p99 / max s (target: every one within 3 s)",
+                f"{percentile(answers, 99):.2f} / {max(answers):.2f}", f"{len(answers)} events")
+    figures.add("burst: dashboards exact (target: all, within 5 s of the last answer)",
                 f"{exact_count} / {dashboards}", f"{'settled' if exact else 'NOT settled'} "
                 f"{settled_in - accepted_in:.1f} s after the last answer")
 
 
-# ---- 4. cold start proxy ---------------------------------------------------------------------
+# ---- 4. reconnect storm ---------------------------------------------------------------------
+
+
+def reconnect_storm(figures: Figures, dashboards: int, within_s: float, rate: float) -> None:
+    """Every dashboard drops and reconnects within `within_s` while Slack sends `rate`
+    events a second: the Slack route's answer times meanwhile, and whether every page
+    ends exact (its snapshot plus the updates after it)."""
+    with Server() as server:
+        post_all(server.url, distinct_events(200), 8)  # a board worth snapshotting
+        boards = Dashboards(server.url, dashboards)
+        try:
+            answers: List[float] = []
+            statuses: List[int] = []
+            stop = threading.Event()
+
+            def send() -> None:
+                with requests.Session() as session:
+                    for envelope in distinct_events(int(rate * (within_s + 10))):
+                        if stop.is_set():
+                            return
+                        body = simulate.encode(envelope)
+                        started = time.perf_counter()
+                        statuses.append(session.post(
+                            f"{server.url}/slack/events", data=body, timeout=30,
+                            headers=simulate.signed_headers(body, SECRET)).status_code)
+                        answers.append(time.perf_counter() - started)
+                        time.sleep(max(0.0, 1 / rate - answers[-1]))
+
+            sender = threading.Thread(target=send)
+            sender.start()
+            time.sleep(1)
+            storm_started = time.perf_counter()
+            boards.reconnect_all(within_s)
+            reconnected_in = time.perf_counter() - storm_started
+            time.sleep(2)
+            stop.set()
+            sender.join()
+            ended = time.perf_counter()
+            expected = server.board("all")
+            exact = wait_until(lambda: all(boards.counts(i) == expected
+                                           for i in range(dashboards)), timeout=30)
+            exact_count = sum(boards.counts(i) == expected for i in range(dashboards))
+            snapshots = sum(1 for n in boards.snapshots if n)
+        finally:
+            boards.close()
+    rejected = len([s for s in statuses if s != 200])
+    figures.add(f"reconnect storm: {dashboards} dashboards back within {within_s:g} s, "
+                f"{rate:g} events/s: Slack answers p99 / max s (target p99 < 1 s)",
+                f"{percentile(answers, 99):.2f} / {max(answers):.2f}",
+                f"{len(answers)} events, non-200: {rejected}; all reconnected in {reconnected_in:.1f} s")
+    figures.add("reconnect storm: dashboards exact (target: all)", f"{exact_count} / {dashboards}",
+                f"{snapshots} got their snapshot; {'settled' if exact else 'NOT settled'} "
+                f"{time.perf_counter() - ended:.1f} s after the last event")
+
+
+# ---- 5. per-push cost ------------------------------------------------------------------------
+
+
+def push_cost(figures: Figures, pushes: int, runs: int) -> None:
+    """CPU per PostToConnection in the calling thread: the app's client against
+    boto3's, alternating, to one real dashboard."""
+    from . import pushcost
+    with Server() as server:
+        boards = Dashboards(server.url, 1)
+        try:
+            connection_id = connection_ids(server)[0]
+            cpu = pushcost.measure(server.url, connection_id, pushes=pushes, runs=runs)
+        finally:
+            boards.close()
+    ours, theirs = statistics.median(cpu["lean"]), statistics.median(cpu["boto3"])
+    figures.add("per push: CPU ms per PostToConnection, the app's client vs boto3's",
+                f"{ours:.3f} vs {theirs:.3f} ms: {theirs / ours:.1f}x less",
+                f"{pushes} pushes x {runs} runs each, alternating; "
+                f"runs: {', '.join(f'{r:.3f}' for r in cpu['lean'])} vs "
+                f"{', '.join(f'{r:.3f}' for r in cpu['boto3'])}")
+
+
+def connection_ids(server: ServeProcess) -> List[str]:
+    items = server.dynamodb_client().query(
+        TableName=server.connections_table, KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "CONN"}})["Items"]
+    return [item["sk"]["S"] for item in items]
+
+
+# ---- 6. cold start proxy ---------------------------------------------------------------------
 
 
 def _import_seconds(directory: Path, module: str) -> float:
     code = ("import sys, time; sys.path.insert(0, '.'); t = time.perf_counter(); "
             f"import {module}; print(time.perf_counter() - t)")
+    # The event sources a deployed app registers its handlers on (never contacted).
+    env = dict(os.environ,
+               COUNTS_STREAM_ARN="arn:aws:dynamodb:us-east-1:000000000000:table/c/stream/x",
+               PUSH_QUEUE_ARN="arn:aws:sqs:us-east-1:000000000000:push")
     out = subprocess.run([sys.executable, "-c", code], cwd=directory, capture_output=True,
-                         text=True, check=True).stdout
+                         text=True, check=True, env=env).stdout
     return float(out.strip())
 
 
@@ -332,22 +483,27 @@ def machine() -> str:
             f"load average {load:.1f} at start")
 
 
+FIGURES = ("ingest", "fanout", "burst", "pushers", "storm", "push-cost", "cold-start")
+
+
 def run(only: List[str], runs: int, events: int, concurrency: int, sizes: List[int],
         burst_rate: float, burst_seconds: float, burst_dashboards: int,
-        modes: List[str]) -> Figures:
+        pusher_dashboards: int, shard_size: int, storm_dashboards: int) -> Figures:
     raise_file_limit()
     figures = Figures()
-    print(f"Emojiboard bench: {machine()}; fan-out modes: {', '.join(modes)}", flush=True)
-    # Each figure in every mode before the next figure, so the modes meet the same load.
+    print(f"Emojiboard bench: {machine()}", flush=True)
     if "ingest" in only:
-        for mode in modes:
-            ingest(figures, runs, events, concurrency, mode)
+        ingest(figures, runs, events, concurrency)
     if "fanout" in only:
-        for mode in modes:
-            fanout(figures, sizes, events=max(3, runs * 2), mode=mode)
+        fanout(figures, sizes, events=max(3, runs * 2))
     if "burst" in only:
-        for mode in modes:
-            burst(figures, burst_rate, burst_seconds, burst_dashboards, mode=mode)
+        burst(figures, burst_rate, burst_seconds, burst_dashboards)
+    if "pushers" in only:
+        pushers(figures, pusher_dashboards, shard_size, events=max(3, runs * 2))
+    if "storm" in only:
+        reconnect_storm(figures, storm_dashboards, within_s=10, rate=10)
+    if "push-cost" in only:
+        push_cost(figures, pushes=1000, runs=max(3, runs))
     if "cold-start" in only:
         cold_start(figures, max(5, runs * 2))
     return figures

@@ -260,8 +260,8 @@ def site_upload(site_dir, bucket, profile, region):
 
 
 @main.command()
-@click.option("--only", multiple=True, default=("ingest", "fanout", "burst", "cold-start"),
-              type=click.Choice(["ingest", "fanout", "burst", "cold-start"]), show_default=True,
+@click.option("--only", multiple=True, default=bench_module.FIGURES,
+              type=click.Choice(bench_module.FIGURES), show_default=True,
               help="Which figures to measure (repeat the option for several).")
 @click.option("--runs", default=3, show_default=True, type=click.IntRange(1, 50),
               help="Repeats of each measurement; figures are medians.")
@@ -270,16 +270,18 @@ def site_upload(site_dir, bucket, profile, region):
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 64))
 @click.option("--dashboards", default="100,1000", show_default=True,
               help="Open dashboards for the fan-out latency, comma-separated.")
-@click.option("--burst-rate", default=200.0, show_default=True, type=click.FloatRange(1))
-@click.option("--burst-seconds", default=10.0, show_default=True, type=click.FloatRange(1))
+@click.option("--burst-rate", default=100.0, show_default=True, type=click.FloatRange(1))
+@click.option("--burst-seconds", default=5.0, show_default=True, type=click.FloatRange(1))
 @click.option("--burst-dashboards", default=200, show_default=True, type=click.IntRange(1))
-@click.option("--fanout", "modes", multiple=True, default=("inline", "stream"),
-              type=click.Choice(["inline", "stream"]), show_default=True,
-              help="The fan-out modes to compare (repeat the option for several).")
+@click.option("--pusher-dashboards", default=2000, show_default=True, type=click.IntRange(2),
+              help="Dashboards for the 1 vs 2 pusher processes comparison.")
+@click.option("--shard-size", default=250, show_default=True, type=click.IntRange(1),
+              help="Shard size for the pushers comparison.")
+@click.option("--storm-dashboards", default=1000, show_default=True, type=click.IntRange(1))
 def bench(only, runs, events, concurrency, dashboards, burst_rate, burst_seconds,
-          burst_dashboards, modes):
-    """Measure the local stack: ingest overhead, fan-out latency, a burst, cold start;
-    each in both fan-out modes, side by side."""
+          burst_dashboards, pusher_dashboards, shard_size, storm_dashboards):
+    """Measure the local stack: ingest overhead, fan-out latency, a burst, pushers,
+    a reconnect storm, per-push CPU, cold start; comparisons side by side."""
     try:
         sizes = [int(n) for n in dashboards.split(",")]
     except ValueError:
@@ -287,7 +289,7 @@ def bench(only, runs, events, concurrency, dashboards, burst_rate, burst_seconds
     if dynamodb.why_not_local():
         raise click.ClickException(f"the bench needs DynamoDB Local: {dynamodb.why_not_local()}")
     bench_module.run(list(only), runs, events, concurrency, sizes, burst_rate, burst_seconds,
-                     burst_dashboards, list(modes))
+                     burst_dashboards, pusher_dashboards, shard_size, storm_dashboards)
 
 
 # ---- AWS ------------------------------------------------------------------------

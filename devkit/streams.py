@@ -77,6 +77,7 @@ class StreamPoller:
         self._shards: Dict[str, _Shard] = {}
         self._finished: set = set()
         self.batches = self.records = 0  # delivered, for the logs and the tests
+        self._quiet_pass_started = 0.0  # of the last pass that found the stream read
 
     def start(self) -> "StreamPoller":
         # Where the mapping starts is fixed when it is created, as on AWS.
@@ -113,16 +114,27 @@ class StreamPoller:
                 StreamArn=arn, ShardId=shard_id, ShardIteratorType=position)["ShardIterator"]
             self._shards[shard_id] = _Shard(iterator)
 
+    def caught_up(self, since: float) -> bool:
+        """Whether a pass begun after `since` (time.monotonic()) looked up the table's
+        current stream and found nothing left to read or deliver: everything written
+        before `since` has been handed to the function. For tests."""
+        return self._quiet_pass_started > since
+
     def _run(self) -> None:
         last_follow = 0.0
         while not self._stop.is_set():
+            started, followed = time.monotonic(), False
             try:
-                if time.monotonic() - last_follow > 1:
+                if started - last_follow > 1:
                     # New shards (and, in tests, new tables) from their first record.
                     self._follow("TRIM_HORIZON")
-                    last_follow = time.monotonic()
+                    last_follow, followed = time.monotonic(), True
+                before = self.records
                 for shard_id in list(self._shards):
                     self._poll(shard_id)
+                if followed and self.records == before and not any(
+                        s.buffer for s in self._shards.values()):
+                    self._quiet_pass_started = started
             except (ClientError, BotoCoreError) as error:
                 log.warning("reading the stream of %s failed: %s", self._table, error)
                 self._stream_arn = None  # describe it afresh next time

@@ -59,3 +59,11 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+def settled(stack, timeout: float = 10.0) -> None:
+    """Wait until the stack's fan-out has handed every write so far to the app (its
+    pushes to the pages open now are then under way or done)."""
+    since = time.monotonic()
+    assert wait_for(lambda: stack.stream_poller.caught_up(since), timeout=timeout), \
+        "the stream poller did not catch up"

@@ -12,7 +12,7 @@ from chalicelib.settings import SLACK_API_URL
 from chalicelib.slack_events import emoji_value_ok
 from devkit import simulate
 from tests.conftest import TEAM
-from tests.helpers import dashboard, post_event, reaction, receive, wait_for, connection_ids
+from tests.helpers import connection_ids, dashboard, post_event, reaction, receive, settled, wait_for
 
 EVIL = "<img src=x onerror=alert(1)>"
 
@@ -162,6 +162,7 @@ def test_the_app_asks_the_stand_in_and_slack_is_the_default(stack):
 
 def test_snapshots_and_updates_carry_the_looks(stack, slack):
     post_event(stack, reaction("party-parrot", user="U1"))
+    settled(stack)  # its update went to no page: the page's first message is its snapshot
     with dashboard(stack) as socket:
         wait_for(lambda: connection_ids(stack))
         socket.send('{"action": "snapshot", "window": "24h"}')

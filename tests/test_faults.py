@@ -10,12 +10,16 @@ from chalicelib import services
 from tests.helpers import board, connection_ids, dashboard, post_event, reaction, receive, wait_for
 
 
-def _failing(operation: str):
+def _failing(operation: str, times: int = -1):
+    """The app's DynamoDB client fails `operation` (its next `times` calls; every call
+    by default)."""
     client = services.get().counts._db
     real = client._make_api_call
+    left = [times]
 
     def call(name, params):
-        if name == operation:
+        if name == operation and left[0] != 0:
+            left[0] -= 1
             raise EndpointConnectionError(endpoint_url="http://dynamodb.invalid")
         return real(name, params)
     return mock.patch.object(client, "_make_api_call", side_effect=call)
@@ -40,19 +44,15 @@ def test_store_outage_is_5xx_nothing_counted_and_the_retry_lands(stack, operatio
     assert board(stack) == after
 
 
-def test_a_failed_read_after_the_commit_is_healed_by_slack_s_retry(stack):
-    envelope = reaction("eyes")
+def test_a_failed_read_in_the_stream_handler_is_healed_by_the_batch_delivered_again(stack):
+    """The handler's read of the new counts fails once: the handler raises, and the
+    batch is delivered again (Lambda's rule for stream sources; devkit/streams.py)."""
     with dashboard(stack) as socket:
         wait_for(lambda: connection_ids(stack))
-        with _failing("TransactGetItems"):
-            response = post_event(stack, envelope)
-        # Counted, but the dashboards did not hear of it: a 5xx so that Slack redelivers.
-        assert response.status_code == 503
-        assert response.json()["result"] == "counted"
-        assert board(stack) == {"eyes": 1}
-        retried = post_event(stack, envelope, retry=1)
-        assert retried.json()["result"] == "duplicate"
-        update = receive(socket)
+        with _failing("TransactGetItems", times=1):
+            response = post_event(stack, reaction("eyes"))
+            assert response.json() == {"ok": True, "result": "counted"}  # the route only counts
+            update = receive(socket, timeout=10)
         assert {c["window"]: c["count"] for c in update["changes"]} == {
             "all": 1, "24h": 1, "7d": 1, "30d": 1}
     assert board(stack) == {"eyes": 1}
@@ -66,11 +66,11 @@ def test_leaderboard_during_an_outage_is_503(stack):
     assert "unavailable" in response.json()["error"]
 
 
-def test_a_slow_dashboard_does_not_hold_up_the_slack_reply(stack):
-    """One connection's push hangs (injected); the reply and the others don't wait."""
+def test_a_slow_dashboard_does_not_hold_up_the_others(stack):
+    """One connection's push hangs (injected); the other pages get their update."""
     broadcaster = services.get().broadcaster
     real_send = broadcaster.send
-    release = threading.Event()
+    release, hanging = threading.Event(), threading.Event()
     with dashboard(stack) as healthy:
         wait_for(lambda: connection_ids(stack))
         stuck = "U2xvd0Nvbm5lY3Rpb24="
@@ -80,13 +80,16 @@ def test_a_slow_dashboard_does_not_hold_up_the_slack_reply(stack):
 
         def send(connection_id, payloads):
             if connection_id == stuck:
+                hanging.set()
                 release.wait(10)
+                hanging.clear()
                 return "failed"
             return real_send(connection_id, payloads)
 
-        with mock.patch.object(broadcaster, "send", side_effect=send):
-            response = post_event(stack, reaction("tada"))
-            assert receive(healthy, timeout=2)["type"] == "update"
-        release.set()
-    assert response.status_code == 200
-    assert response.elapsed.total_seconds() < services.get().settings.fanout_deadline_s + 1
+        try:
+            with mock.patch.object(broadcaster, "send", side_effect=send):
+                assert post_event(stack, reaction("tada")).status_code == 200
+                assert receive(healthy, timeout=3)["type"] == "update"
+                assert hanging.is_set()  # the stuck push is still hanging
+        finally:
+            release.set()

@@ -1,8 +1,9 @@
 """The hand-written IAM policy (`.chalice/policy-template.json`) against the code.
 
-The AWS calls are found in `chalicelib/`'s source (its AST, `devkit/policy.py`): a
-new DynamoDB or Management API call fails these tests until the policy grants it,
-and a grant the code no longer needs fails them too."""
+The AWS calls are found in `chalicelib/`'s source (its AST, `devkit/policy.py`), and the
+event sources Lambda reads for the handlers in `app.py`'s: a new DynamoDB, Management
+API or SQS call, or a new stream or queue handler, fails these tests until the policy
+grants it, and a grant the code no longer needs fails them too."""
 import json
 import textwrap
 
@@ -10,6 +11,7 @@ from devkit import deploy, infra, policy
 
 LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
 ACCOUNT, REGION, API = "123456789012", "eu-west-1", "abc123"
+SIDS = {"Tables", "CountsStream", "Dashboards", "PushQueueSend", "PushQueueEventSource", "Logs"}
 
 
 def rendered():
@@ -39,7 +41,17 @@ def test_what_is_found_today():
     assert {"GetItem", "Query", "TransactWriteItems", "TransactGetItems", "DeleteItem",
             "PutItem"} <= found["dynamodb"]
     assert found["apigatewaymanagementapi"] == {"PostToConnection"}
+    assert found["sqs"] == {"SendMessageBatch"}  # the stream handler queues shards
     assert {"Put", "Update"} <= found["_transact_items"]
+
+
+def test_sqs_batch_calls_need_their_single_message_action():
+    """SQS has no IAM action for its batch operations: SendMessage allows
+    SendMessageBatch ("Amazon SQS batch actions", SQS Developer Guide)."""
+    required = policy.required_actions()
+    assert required["sqs:SendMessage"] == {"SendMessageBatch"}
+    assert "sqs:SendMessageBatch" not in required
+    assert "sqs:SendMessageBatch" not in policy.granted_actions()
 
 
 def test_a_new_call_fails_until_the_policy_has_it(tmp_path):
@@ -56,7 +68,9 @@ def test_a_new_call_fails_until_the_policy_has_it(tmp_path):
                 self._db.batch_get_item(RequestItems={})
                 self._client.delete_connection(ConnectionId="c")
                 self._client.post_to_connection(ConnectionId="c", Data=b"")
-                boto3.client("sqs")
+                self._queue.delete_message_batch(QueueUrl="q", Entries=[])
+                self._queue.purge_queue(QueueUrl="q")
+                boto3.client("sns")
     """))
     app = tmp_path / "app.py"
     app.write_text("from chalice import Chalice\napp = Chalice(app_name='x')\n")
@@ -64,11 +78,13 @@ def test_a_new_call_fails_until_the_policy_has_it(tmp_path):
     assert set(required) == {
         "dynamodb:Scan", "dynamodb:ListTables", "dynamodb:ConditionCheckItem",
         "dynamodb:DeleteItem", "dynamodb:BatchGetItem",
-        "execute-api:ManageConnections:DELETE", "execute-api:ManageConnections:POST"}
+        "execute-api:ManageConnections:DELETE", "execute-api:ManageConnections:POST",
+        "sqs:DeleteMessage", "sqs:PurgeQueue"}
+    assert required["sqs:DeleteMessage"] == {"DeleteMessageBatch"}
     assert set(required) - policy.granted_actions() == {
         "dynamodb:Scan", "dynamodb:ListTables", "dynamodb:ConditionCheckItem",
-        "dynamodb:BatchGetItem", "execute-api:ManageConnections:DELETE"}
-    assert policy.clients_built(package) == {"sqs"}
+        "dynamodb:BatchGetItem", "execute-api:ManageConnections:DELETE", "sqs:PurgeQueue"}
+    assert policy.clients_built(package) == {"sns"}
 
 
 def test_a_stream_handler_needs_the_stream_read_actions(tmp_path):
@@ -83,9 +99,40 @@ def test_a_stream_handler_needs_the_stream_read_actions(tmp_path):
     assert not set(policy.STREAM_EVENT_SOURCE_ACTIONS) & set(policy.required_actions(app=app))
 
 
-def test_resources_are_exactly_this_stage_s_tables_and_websocket_api():
+def test_a_queue_handler_needs_the_queue_read_actions(tmp_path):
+    """Lambda's SQS event source mapping receives and deletes the messages with the
+    function's role, so app.py's `@app.on_sqs_message` handler needs ReceiveMessage,
+    DeleteMessage and GetQueueAttributes ("Configuring an Amazon SQS queue to trigger
+    an AWS Lambda function", SQS Developer Guide); the code itself never receives."""
+    assert policy.queue_handlers() == {"push_shard"}
+    assert set(policy.QUEUE_EVENT_SOURCE_ACTIONS) == {
+        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+    required = policy.required_actions()
+    for action in policy.QUEUE_EVENT_SOURCE_ACTIONS:
+        assert required[action] == {"the queue event source of push_shard"}
+    app = tmp_path / "app.py"
+    app.write_text("from chalice import Chalice\napp = Chalice(app_name='x')\n")
+    assert not set(policy.QUEUE_EVENT_SOURCE_ACTIONS) & set(policy.required_actions(app=app))
+    app.write_text("from chalice import Chalice\napp = Chalice(app_name='x')\n"
+                   "@app.on_sqs_message(queue_arn='arn:aws:sqs:r:1:q')\n"
+                   "def drain(event):\n    pass\n")
+    assert policy.queue_handlers(app) == {"drain"}
+    assert required_for(app) >= set(policy.QUEUE_EVENT_SOURCE_ACTIONS)
+
+
+def required_for(app):
+    return set(policy.required_actions(app=app))
+
+
+def test_resources_are_exactly_this_stage_s_tables_queue_and_websocket_api():
     statements = {s["Sid"]: s for s in rendered()["Statement"]}
-    assert set(statements) == {"Tables", "CountsStream", "Dashboards", "Logs"}
+    assert set(statements) == SIDS
+    queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:emojiboard-prod-push"
+    assert statements["PushQueueSend"]["Action"] == ["sqs:SendMessage"]
+    assert statements["PushQueueSend"]["Resource"] == [queue]
+    assert sorted(statements["PushQueueEventSource"]["Action"]) == [
+        "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+    assert statements["PushQueueEventSource"]["Resource"] == [queue]
     assert statements["CountsStream"]["Resource"] == [
         f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/emojiboard-prod-counts/stream/*"]
     assert statements["Tables"]["Resource"] == [
@@ -117,8 +164,7 @@ def test_no_indexes_so_no_index_arns():
 
 def test_before_the_websocket_api_exists_it_is_not_granted_at_all():
     values = deploy.policy_values("prod", REGION, ACCOUNT, "aws", infra.table_names("prod"), None)
-    assert {s["Sid"] for s in policy.render(values)["Statement"]} == {"Tables", "CountsStream",
-                                                                       "Logs"}
+    assert {s["Sid"] for s in policy.render(values)["Statement"]} == SIDS - {"Dashboards"}
 
 
 def test_chalice_config_uses_the_hand_written_policy_for_every_stage():
@@ -141,7 +187,8 @@ def test_the_committed_policy_files_are_the_rendered_template():
 
 def test_the_committed_policy_is_scoped_to_the_stage_s_tables():
     statements = {s["Sid"]: s for s in policy.committed("dev")["Statement"]}
-    assert set(statements) == {"Tables", "CountsStream", "Dashboards", "Logs"}
+    # dev fans out as prod does: the stream's and the queue's grants too.
+    assert set(statements) == SIDS
     assert statements["Tables"]["Resource"] == [
         "arn:aws:dynamodb:*:*:table/emojiboard-dev-counts",
         "arn:aws:dynamodb:*:*:table/emojiboard-dev-connections"]
@@ -149,6 +196,8 @@ def test_the_committed_policy_is_scoped_to_the_stage_s_tables():
         "arn:aws:dynamodb:*:*:table/emojiboard-dev-counts/stream/*"]
     assert statements["Dashboards"]["Resource"] == [
         "arn:aws:execute-api:*:*:*/api/POST/@connections/*"]
+    for sid in ("PushQueueSend", "PushQueueEventSource"):
+        assert statements[sid]["Resource"] == ["arn:aws:sqs:*:*:emojiboard-dev-push"]
     assert all(r.startswith("arn:aws:logs:*:*:log-group:/aws/lambda/emojiboard-dev")
                for r in statements["Logs"]["Resource"])
     assert "${" not in json.dumps(policy.committed("prod"))
