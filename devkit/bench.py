@@ -203,7 +203,11 @@ class Dashboards:
             await asyncio.sleep(delay)
             await self._connect(index, snapshot=True)
 
-        self._run(asyncio.gather(*[one(i, rng.uniform(0, within_s)) for i in range(self.count)]))
+        delays = [rng.uniform(0, within_s) for _ in range(self.count)]
+
+        async def all_of_them() -> None:
+            await asyncio.gather(*[one(i, delay) for i, delay in enumerate(delays)])
+        self._run(all_of_them())
 
     def counts(self, index: int, window: str = "all") -> Dict[str, int]:
         return {emoji: count for (w, emoji), (_, count) in self.states[index].items()

@@ -28,6 +28,7 @@ import logging
 import queue
 import re
 import sys
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -100,31 +101,63 @@ class AppInstance:
 
 
 class AppPool:
+    """The app's Lambda functions, each with instances of its own, as on AWS: Chalice
+    deploys the HTTP routes as one function (`api_handler`), each WebSocket route and
+    each event handler as another, and one function's load never waits for another's
+    containers (a reconnect storm of WebSocket messages cannot queue the Slack route)."""
+
+    HTTP = "api_handler"
+
     def __init__(self, size: int, app_path: Path = ROOT / "app.py"):
         if str(app_path.parent) not in sys.path:
             sys.path.insert(0, str(app_path.parent))
-        self._idle: "queue.Queue[AppInstance]" = queue.Queue()
-        for i in range(size):
-            self._idle.put(AppInstance(i, app_path))
-        self.executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="lambda")
+        self._size, self._app_path = size, app_path
+        self._idle: Dict[str, "queue.Queue[AppInstance]"] = {}
+        self._executors: Dict[str, ThreadPoolExecutor] = {}
+        self._count = 0
+        self._lock = threading.Lock()  # functions start on first use, from any thread
+        self._function(self.HTTP)  # loads app.py: a broken app fails the start at once
 
-    def call(self, fn, *args):
-        """fn(instance, *args) on a free instance, in this thread."""
-        instance = self._idle.get()
+    def _function(self, name: str) -> "queue.Queue[AppInstance]":
+        with self._lock:
+            return self._start_function(name)
+
+    def _start_function(self, name: str) -> "queue.Queue[AppInstance]":
+        if name not in self._idle:
+            idle: "queue.Queue[AppInstance]" = queue.Queue()
+            for _ in range(self._size):
+                idle.put(AppInstance(self._count, self._app_path))
+                self._count += 1
+            self._executors[name] = ThreadPoolExecutor(max_workers=self._size,
+                                                       thread_name_prefix=name)
+            self._idle[name] = idle
+        return self._idle[name]
+
+    def call(self, function: str, fn, *args):
+        """fn(instance, *args) on a free instance of `function`, in this thread."""
+        idle = self._function(function)
+        instance = idle.get()
         try:
             return fn(instance, *args)
         finally:
-            self._idle.put(instance)
+            idle.put(instance)
 
-    def run(self, fn, *args):
-        """Run fn(instance, *args) on a free instance, off the event loop."""
-        return asyncio.get_running_loop().run_in_executor(self.executor, self.call, fn, *args)
+    def run(self, function: str, fn, *args):
+        """Run fn(instance, *args) on a free instance of `function`, off the event loop."""
+        self._function(function)
+        return asyncio.get_running_loop().run_in_executor(
+            self._executors[function], self.call, function, fn, *args)
+
+    def any_app(self):
+        """The Chalice app object (of an HTTP instance), to read its registrations."""
+        idle = self._function(self.HTTP)
+        instance = idle.get()
+        idle.put(instance)
+        return instance.app
 
     def stream_sources(self) -> list:
-        """The app's `@app.on_dynamodb_record` registrations (none in inline mode)."""
-        instance = self._idle.get()
-        self._idle.put(instance)
-        return [s for s in instance.app.event_sources if isinstance(s, DynamoDBEventConfig)]
+        """The app's `@app.on_dynamodb_record` registrations."""
+        return [s for s in self.any_app().event_sources if isinstance(s, DynamoDBEventConfig)]
 
 
 @dataclass
@@ -381,7 +414,7 @@ class Gateway:
         headers = dict(request.headers)
         try:
             response = await self.pool.run(
-                lambda inst: inst.http.handle_request(request.method, path, headers, body))
+                AppPool.HTTP, lambda inst: inst.http.handle_request(request.method, path, headers, body))
         except LocalGatewayException as error:
             return web.Response(status=error.CODE, headers=error.headers, body=error.body)
         payload = response.get("body") or b""
@@ -434,7 +467,7 @@ class Gateway:
     async def _invoke(self, request, route_key, connection_id, body=None) -> int:
         event = self._event(request, route_key, connection_id, body)
         try:
-            result = await self.pool.run(lambda inst: inst.invoke_websocket(route_key, event))
+            result = await self.pool.run(route_key, lambda inst: inst.invoke_websocket(route_key, event))
         except Exception:  # what API Gateway sees when the Lambda function fails
             log.exception("%s handler failed for %s", route_key, connection_id)
             return 500

@@ -164,7 +164,8 @@ class LocalStack:
         mapping = streams.MappingSettings.of(sources[0])
         self.stream_poller = streams.StreamPoller(
             self.dynamodb_url, self.counts_table, mapping,
-            lambda event: self.gateway.pool.call(lambda app: app.invoke(mapping.handler_name, event)))
+            lambda event: self.gateway.pool.call(
+                mapping.handler_name, lambda app: app.invoke(mapping.handler_name, event)))
         self.stream_poller.start()
 
     def stop_gateway(self) -> None:
