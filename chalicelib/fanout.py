@@ -93,7 +93,10 @@ def from_stream(records: List[dict], services: Services, now: float) -> Optional
 
 def push_shard(body: str, services: Services) -> FanoutReport:
     """The push queue's handler: one shard, as the stream handler queued it."""
-    return push(Shard.from_body(body), services)
+    shard = Shard.from_body(body)
+    report = push(shard, services)
+    log.info("pushed a queued shard: %d dashboards, %s", len(shard.connections), report)
+    return report
 
 
 def push(shard: Shard, services: Services) -> FanoutReport:

@@ -18,11 +18,14 @@ from typing import Optional
 
 from aiohttp import web
 
-from . import dynamodb, site, slack_api, streams, tables
+from . import dynamodb, moto_sqs, site, slack_api, streams, tables
+from .pusher import Pushers
 from .gateway import AppPool, Gateway, app_environment
 
 log = logging.getLogger(__name__)
 LOCAL_SECRET = "local-signing-secret"
+PUSH_QUEUE = "emojiboard-push"
+PUSH_VISIBILITY_S = 30  # gateway.AppInstance's Lambda timeout
 
 
 class StartError(RuntimeError):
@@ -70,6 +73,10 @@ class LocalStack:
         self._instances, self._workspace_name = instances, workspace_name
         self.pushers, self.shard_size = pushers, shard_size
         self.stream_poller: Optional[streams.StreamPoller] = None
+        self.push_queue: Optional[tuple] = None  # (URL, ARN) on the local SQS
+        self._stop_sqs = None
+        self._pushers: Optional[Pushers] = None
+        self.sqs_url: Optional[str] = None
         self._site_dir: Optional[Path] = None
         # Slack's Web API, as far as the app uses it; outlives gateway restarts.
         self.slack = slack_api.SlackWebAPI(self.url)
@@ -106,17 +113,24 @@ class LocalStack:
             self._dynamodb_choice, self._data_dir, self.host)
         client = self.dynamodb_client()
         tables.ensure(client, self.counts_table, self.connections_table)
+        # The push queue, on moto's SQS: the visibility timeout is the local functions'
+        # timeout (a shard whose pusher failed comes back once it surely gave up).
+        self.sqs_url, self._stop_sqs = moto_sqs.start(self.host)
+        self.push_queue = moto_sqs.ensure_queue(self.sqs_url, PUSH_QUEUE, PUSH_VISIBILITY_S)
         # Only the local credentials sign the app's calls (see app_environment).
         os.environ.pop("AWS_SESSION_TOKEN", None)
         os.environ.update(app_environment(
             self.dynamodb_url, self.url, self.counts_table, self.connections_table,
             self.secret, self.team_id, tables.latest_stream_arn(client, self.counts_table),
-            shard_size=self.shard_size))
+            push_queue=self.push_queue, sqs_url=self.sqs_url, shard_size=self.shard_size))
         self._site_dir = Path(tempfile.mkdtemp(prefix="emojiboard-site-"))
         ws_url = self.url.replace("http://", "ws://", 1) + "/ws"
         site.build(self._site_dir, api_url=self.url, ws_url=ws_url, workspace=self._workspace_name)
         self.start_gateway()
         self._start_stream_poller()
+        # Lambda's SQS event source mapping and push_shard, in processes of their own
+        # (so two pushers can use two cores), with the environment set above.
+        self._pushers = Pushers(self.pushers, self.sqs_url).start()
 
     def start_gateway(self) -> None:
         """Start (or restart) the gateway alone; DynamoDB and its data stay. Its event
@@ -189,6 +203,9 @@ class LocalStack:
 
     def stop(self) -> None:
         try:
+            if self._pushers:
+                self._pushers.stop()
+                self._pushers = None
             if self.stream_poller:
                 self.stream_poller.stop()
                 self.stream_poller = None
@@ -197,6 +214,9 @@ class LocalStack:
             if self._site_dir:
                 shutil.rmtree(self._site_dir, ignore_errors=True)
                 self._site_dir = None
+            if self._stop_sqs:
+                self._stop_sqs()
+                self._stop_sqs = None
             if self._stop_dynamodb:
                 self._stop_dynamodb()
                 self._stop_dynamodb = None

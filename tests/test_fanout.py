@@ -3,6 +3,7 @@ reads it (devkit/streams.py), feeds the app's `@app.on_dynamodb_record` handler,
 which folds each batch into one update per dashboard. End to end on the session
 stack; the handler and the poller also directly, against its DynamoDB Local."""
 import json
+import re
 import threading
 import time
 import uuid
@@ -15,7 +16,7 @@ from websockets.sync.client import connect
 
 from chalicelib import fanout, services
 from devkit import streams, tables
-from tests.conftest import TEAM
+from tests.conftest import SECRET, TEAM
 from tests.helpers import board, dashboard, post_event, reaction, receive, settled, wait_for
 
 def own(name: str) -> str:
@@ -232,3 +233,23 @@ def test_only_counter_writes_of_this_workspace_are_changes():
     ]
     assert fanout.changed_counters(records, "T1") == {
         "fire": {"ALL", "H#2026-11-23T04", "D#2026-11-23"}}
+
+
+def test_dashboards_beyond_a_shard_are_pushed_by_the_pusher_processes_from_the_queue():
+    """Shards of 2 on a stack with 2 pusher processes: 5 pages are 3 shards, the stream
+    handler pushes one and queues two, which the pushers (fed by the real local queue
+    as Lambda's SQS event source mapping feeds push_shard) push."""
+    from devkit.served import ServeProcess
+    with ServeProcess("--shard-size", "2", "--pushers", "2", secret=SECRET, team_id=TEAM) as served:
+        pages = [Page(served, ["tada"]) for _ in range(5)]
+        try:
+            wait_for(lambda: len(_connections(served)) == 5)
+            assert post_event(served, reaction("tada")).json()["result"] == "counted"
+            assert wait_for(lambda: all(p.counts() == {"tada": 1} for p in pages), timeout=10)
+            queued = lambda: re.findall(r"pushed a queued shard: (\d+) dashboards", served.log_text())
+            assert wait_for(lambda: len(queued()) == 2, timeout=5), served.log_text()[-3000:]
+            assert sorted(queued()) == ["1", "2"]  # 5 pages: 2 pushed by the stream handler
+            assert [p.updates for p in pages] == [1] * 5
+        finally:
+            for page in pages:
+                page.close()

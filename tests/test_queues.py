@@ -161,16 +161,21 @@ def test_concurrent_receivers_get_each_message_once(sqs_url, poller_of):
     assert wait_for(lambda: queue_counts(sqs_url, queue_url) == (0, 0), timeout=10)
 
 
-def test_sqs_server_exits_when_its_stdin_closes():
+@pytest.mark.parametrize("how", ["stdin closes", "SIGTERM"])
+def test_sqs_server_exits_cleanly(how):
     host, port = "127.0.0.1", dynamodb.free_port()
     url = dynamodb.http_url(host, port)
     server = subprocess.Popen([sys.executable, "-m", "devkit.moto_sqs", host, str(port)],
                               cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         dynamodb.wait_until_up(url, process=server, what="moto's SQS server")
-        server.stdin.close()  # what the kernel does when the parent dies
-        assert server.wait(timeout=30) == 0
+        if how == "stdin closes":
+            server.stdin.close()  # what the kernel does when the parent dies
+        else:
+            server.terminate()
+        # 0, not an abort at interpreter shutdown (the lifeline thread blocks on stdin)
+        assert server.wait(timeout=30) == 0, server.stderr.read()
     finally:
         if server.poll() is None:
             server.kill()
@@ -261,9 +266,35 @@ def test_two_pusher_processes_deliver_every_message_once(sqs_url, tmp_path):
         assert delivered == collections.Counter(bodies)  # every one, once
         assert {int(line.split()[1]) for line in lines()} == set(pushers.pids)
         processes = pushers.pids
-    for pid in processes:  # stopped: gone
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+    assert pushers.returncodes == [0, 0]
+    assert all(gone(pid) for pid in processes)
+
+
+def gone(pid):
+    """Whether the process has exited (a zombie not yet reaped by init counts)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_pusher_dies_with_a_parent_killed_by_sigkill(sqs_url, tmp_path):
+    queue_url, queue_arn = new_queue(sqs_url)
+    (tmp_path / "app.py").write_text(STAND_IN_APP)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "from devkit.pusher import Pushers; import sys, time;"
+         f"p = Pushers(1, {sqs_url!r}, app_path={str(tmp_path / 'app.py')!r}).start();"
+         "print(*p.pids, flush=True); time.sleep(600)"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        env=dict(os.environ, PUSH_QUEUE_ARN=queue_arn))
+    try:
+        pid = int(parent.stdout.readline())
+        assert not gone(pid)
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    assert wait_for(lambda: gone(pid), timeout=30)
 
 
 def test_pushers_fail_to_start_with_the_reason(sqs_url, tmp_path):
