@@ -1,10 +1,12 @@
 """`python -m devkit deploy|destroy|package`: the app on AWS in one command.
 
 deploy:
-  1. the stacks Chalice does not create (`infra.py`): tables and the site bucket;
+  1. the stacks Chalice does not create (`infra.py`): tables, the push queue and the
+     site bucket;
   2. `chalice deploy --stage S` through Chalice's own Python API (what its CLI runs),
-     with the stacks' table names, the WebSocket API's id and the Slack secrets as the
-     functions' environment variables, and the policy rendered for these resources;
+     with the stacks' table names, the counts table's stream and the push queue (URL
+     and ARN), the WebSocket API's id and the Slack secrets as the functions'
+     environment variables, and the policy rendered for these resources;
   3. Chalice learns the WebSocket API's id only by creating it: when the id was not
      known before this deploy (the first one), deploy once more with WEBSOCKET_API_ID
      and the policy's `execute-api:ManageConnections` naming that API
@@ -34,8 +36,10 @@ DIST = ROOT / "dist"
 SECRETS = ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
 # Plain settings a deployer may pass from the shell (or SSM), e.g. SLACK_TEAM_ID.
 OPTIONAL_SETTINGS = ("SLACK_TEAM_ID",)
-# What app.py reads at import (which handlers exist), not only at run time.
-IMPORT_SETTINGS = ("FANOUT_MODE", "COUNTS_STREAM_ARN")
+# What app.py reads at import (the event sources its handlers are registered on), not
+# only at run time: the counts table's stream (`counts_changed`) and the push queue
+# (`push_shard`).
+IMPORT_SETTINGS = ("COUNTS_STREAM_ARN", "PUSH_QUEUE_ARN")
 # Route throttling of the WebSocket API's stage (every route: $connect, $default,
 # $disconnect). The API is open to any browser, and API Gateway's account-level
 # throttle (10,000 requests/s per region by default) is shared by the Slack route's
@@ -72,14 +76,12 @@ def _temporary_environment(values: Dict[str, str]):
                 os.environ[k] = v
 
 
-def fanout_environment(stage: str, counts_stream_arn) -> dict:
-    """The stage's fan-out mode (FANOUT_MODE in .chalice/config.json, inline when
-    unset) and, in stream mode, the counts table's stream that feeds it (an ARN,
-    or a CloudFormation reference to one)."""
-    mode = infra.stage_setting(stage, "FANOUT_MODE") or "inline"
-    if mode == "stream":
-        return {"FANOUT_MODE": mode, "COUNTS_STREAM_ARN": counts_stream_arn}
-    return {"FANOUT_MODE": mode}
+def fanout_environment(counts_stream_arn, push_queue_url, push_queue_arn) -> dict:
+    """What the fan-out needs, in every stage: the counts table's stream that feeds
+    `counts_changed`, and the push queue it sends shards to (URL) and `push_shard` is
+    fed from (ARN). Each an actual value, or a CloudFormation reference to one."""
+    return {"COUNTS_STREAM_ARN": counts_stream_arn, "PUSH_QUEUE_URL": push_queue_url,
+            "PUSH_QUEUE_ARN": push_queue_arn}
 
 
 def ssm_name(stage: str, variable: str) -> str:
@@ -167,8 +169,8 @@ class Chalice:
                                   "iam_policy_file": str(policy_file)})
         deployer = factory.create_default_deployer(session=self._session(factory),
                                                    config=config, ui=UI())
-        # app.py registers the stream handler at import, from the fan-out settings, so
-        # Chalice imports it afresh with this deploy's.
+        # app.py registers the stream and queue handlers at import, on the ARNs in
+        # IMPORT_SETTINGS, so Chalice imports it afresh with this deploy's.
         with _temporary_environment({k: environment.get(k, "") for k in IMPORT_SETTINGS}):
             sys.modules.pop("app", None)
             try:
@@ -199,6 +201,7 @@ def policy_values(stage: str, region: str, account: str, partition: str,
                   tables: Dict[str, str], websocket_api_id: Optional[str]) -> Dict[str, Optional[str]]:
     return {"AWS::Partition": partition, "AWS::Region": region, "AWS::AccountId": account,
             "CountsTable": tables["counts"], "ConnectionsTable": tables["connections"],
+            "PushQueueName": infra.push_queue_name(stage),
             "WebsocketAPI": websocket_api_id,
             "WebsocketStage": infra.stage_setting(stage, "WEBSOCKET_STAGE"),
             "AppName": infra.APP_NAME, "Stage": stage}
@@ -218,7 +221,8 @@ def deploy(stage: str, session: boto3.session.Session, chalice: Chalice,
     outputs = infra.provision(cfn, stage, echo)
     tables = {"counts": outputs["CountsTable"], "connections": outputs["ConnectionsTable"]}
     environment = {"COUNTS_TABLE": tables["counts"], "CONNECTIONS_TABLE": tables["connections"]}
-    environment.update(fanout_environment(stage, outputs["CountsStreamArn"]))
+    environment.update(fanout_environment(outputs["CountsStreamArn"], outputs["PushQueueUrl"],
+                                          outputs["PushQueueArn"]))
     environment.update(slack_settings(stage, session.client("ssm"), env, echo))
 
     # 2 and 3. chalice deploy, twice when the WebSocket API id was not known before.
@@ -236,7 +240,7 @@ def deploy(stage: str, session: boto3.session.Session, chalice: Chalice,
         if deployed.websocket_api_id == known or passes == 2:
             break
         known = deployed.websocket_api_id
-        echo(f"WebSocket API id is {known}: deploying again so the HTTP route can push to it")
+        echo(f"WebSocket API id is {known}: deploying again so the functions can push to it")
     if deployed.websocket_api_id != environment.get("WEBSOCKET_API_ID"):
         raise DeployError("the WebSocket API id changed during the deploy; run it again")
     throttle_websocket_stage(session.client("apigatewayv2"), deployed.websocket_api_id,
@@ -336,17 +340,21 @@ def _chalice_cli(args, project_dir: Path, region: str, settings: Dict[str, str])
 
 def merge_template(stage: str, chalice_template: dict) -> dict:
     """The resources of both stacks, and what ties Chalice's functions to them: each
-    function's environment (Refs to the tables, the WebSocket API and the Slack
-    parameters) and each function role's policy (the hand-written one, `Fn::Sub`)."""
+    function's environment (Refs to the tables, the push queue, the WebSocket API and
+    the Slack parameters), the event sources (the counts table's stream, the push
+    queue) and each function role's policy (the hand-written one, `Fn::Sub`)."""
     resources = {**infra.data_resources(stage), **infra.app_resources(stage)}
     variables = {name: {"Ref": param} for param, (name, _, _) in PACKAGE_PARAMETERS.items()}
     variables.update(COUNTS_TABLE={"Ref": "CountsTable"},
                      CONNECTIONS_TABLE={"Ref": "ConnectionsTable"},
                      WEBSOCKET_API_ID={"Ref": "WebsocketAPI"})
     counts_stream = {"Fn::GetAtt": ["CountsTable", "StreamArn"]}
-    variables.update(fanout_environment(stage, counts_stream))
+    push_queue = {"Fn::GetAtt": ["PushQueue", "Arn"]}
+    variables.update(fanout_environment(counts_stream, {"Ref": "PushQueue"}, push_queue))
     document = policy.as_cloudformation({
         "WebsocketStage": infra.stage_setting(stage, "WEBSOCKET_STAGE"),
+        # In Fn::Sub `${PushQueue}` would be its Ref, the URL: the policy names the queue.
+        "PushQueueName": {"Fn::GetAtt": ["PushQueue", "QueueName"]},
         "AppName": infra.APP_NAME, "Stage": stage})
     for logical_id, resource in chalice_template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
@@ -355,12 +363,16 @@ def merge_template(stage: str, chalice_template: dict) -> dict:
         handler = resource["Properties"]["Handler"].split(".", 1)[1]
         name = f"{infra.APP_NAME}-{stage}" + ("" if handler == "app" else f"-{handler}")
         properties = {"FunctionName": name, "Environment": {"Variables": variables}}
-        # The stream handler's event source: the table this template creates.
-        streams = {event: {"Properties": {"Stream": counts_stream}}
-                   for event, source in resource["Properties"].get("Events", {}).items()
-                   if source["Type"] == "DynamoDB"}
-        if streams:
-            properties["Events"] = streams
+        # The event sources, which Chalice writes as the literal ARNs app.py was
+        # imported with: the stream of the table and the queue this template creates.
+        sources = {}
+        for event, source in resource["Properties"].get("Events", {}).items():
+            if source["Type"] == "DynamoDB":
+                sources[event] = {"Properties": {"Stream": counts_stream}}
+            elif source["Type"] == "SQS":
+                sources[event] = {"Properties": {"Queue": push_queue}}
+        if sources:
+            properties["Events"] = sources
         resources[logical_id] = {"Properties": properties}
         role = resource["Properties"]["Role"]["Fn::GetAtt"][0]
         resources[role] = {"Properties": {"Policies": [
@@ -393,10 +405,14 @@ def package(stage: str, out_dir: Path, project_dir: Path = ROOT,
     out_dir = Path(out_dir).resolve()
     # Chalice reads the stage's committed policy file (.chalice/policy-{stage}.json);
     # the merge template replaces each role's policy with the Fn::Sub form.
-    # app.py needs a stream ARN at import to register its stream handler; this one
-    # is replaced in the template by the table's own (Fn::GetAtt).
-    settings = fanout_environment(stage, f"arn:aws:dynamodb:{region}:000000000000:table/"
-                                         f"{infra.table_names(stage)['counts']}/stream/packaged")
+    # app.py needs the stream's and the queue's ARNs at import to register its
+    # handlers; these stand-ins are replaced in the template by the template's own
+    # table stream and queue (Fn::GetAtt), the URL by the queue's Ref.
+    settings = fanout_environment(
+        f"arn:aws:dynamodb:{region}:000000000000:table/"
+        f"{infra.table_names(stage)['counts']}/stream/packaged",
+        f"https://sqs.{region}.amazonaws.com/000000000000/{infra.push_queue_name(stage)}",
+        f"arn:aws:sqs:{region}:000000000000:{infra.push_queue_name(stage)}")
     with tempfile.TemporaryDirectory(prefix="emojiboard-package-") as tmp:
         plain = Path(tmp) / "plain"
         _chalice_cli(["package", "--stage", stage, str(plain)], project_dir, region, settings)

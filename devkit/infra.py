@@ -1,13 +1,17 @@
-"""What Chalice does not create, as CloudFormation: the tables and the site bucket.
+"""What Chalice does not create, as CloudFormation: the tables, the push queue and the
+site bucket.
 
 Two stacks per stage, deployed with boto3:
 
   emojiboard-{stage}-data   the counts table (the counters: on-demand, TTL, point-in-time
-                            recovery, DeletionPolicy Retain). `destroy` keeps this
-                            stack unless asked to delete the data, so a later deploy
-                            finds the counters where it left them.
-  emojiboard-{stage}        the connections table (on-demand, TTL) and the S3 bucket
-                            that serves the dashboard as a static website.
+                            recovery, a stream that feeds the fan-out, DeletionPolicy
+                            Retain). `destroy` keeps this stack unless asked to delete
+                            the data, so a later deploy finds the counters where it
+                            left them.
+  emojiboard-{stage}        the connections table (on-demand, TTL), the push queue (the
+                            fan-out's shards for `push_shard`, `push_queue_resource`)
+                            and the S3 bucket that serves the dashboard as a static
+                            website.
 
 The same resources go into `chalice package --merge-template` (`merge_template`),
 so teams that deploy with CloudFormation get one template for the whole app.
@@ -59,6 +63,24 @@ def stack_names(stage: str) -> Dict[str, str]:
     return {"data": f"{APP_NAME}-{stage}-data", "app": f"{APP_NAME}-{stage}"}
 
 
+def push_queue_name(stage: str) -> str:
+    """The push queue's name: fixed per stage, so the committed policy can name it."""
+    return f"{APP_NAME}-{stage}-push"
+
+
+def function_setting(stage: str, function: str, name: str):
+    """A Lambda setting (lambda_timeout, lambda_memory_size) of one function as Chalice
+    resolves it: the stage's `lambda_functions.{function}`, the stage, the top-level
+    `lambda_functions.{function}`, then the top level."""
+    config = chalice_config()
+    stage_config = config["stages"][stage]
+    for scope in (stage_config.get("lambda_functions", {}).get(function, {}), stage_config,
+                  config.get("lambda_functions", {}).get(function, {}), config):
+        if scope.get(name) is not None:
+            return scope[name]
+    return None
+
+
 # ---- the resources ----------------------------------------------------------
 
 def _table(name: str, *, point_in_time_recovery: bool, stream: bool = False) -> dict:
@@ -85,10 +107,44 @@ def data_resources(stage: str) -> dict:
     return {"CountsTable": counts}
 
 
+# The push queue (`push_queue_resource`). Lambda's advice for a queue that feeds a
+# function: "set the source queue's visibility timeout to at least six times the
+# configuration timeout on your function", so a batch Lambda received while the
+# function was throttled is not handed out again while Lambda still retries it ("Creating
+# and configuring an Amazon SQS event source mapping", AWS Lambda Developer Guide).
+PUSH_QUEUE_VISIBILITY_FACTOR = 6
+# A shard is an update for dashboards that are open now; within seconds the next
+# batch brings newer absolute counts, and a reconnecting page reads a snapshot. So a
+# shard is kept as briefly as SQS allows: 60 s is CreateQueue's smallest
+# MessageRetentionPeriod (60 s to 14 days). Whatever could not be pushed by then is
+# dropped, not delivered late; for the same reason there is no dead-letter queue.
+PUSH_QUEUE_RETENTION_S = 60
+
+
+def push_queue_resource(stage: str) -> dict:
+    """The standard SQS queue the stream handler sends shards to and `push_shard` reads.
+
+    Encrypted at rest with SQS-managed keys (SSE-SQS: no KMS key to manage or grant);
+    a visibility timeout of six times `push_shard`'s Lambda timeout; 60 s retention.
+    Since that retention is shorter than the visibility timeout, a shard whose
+    invocation failed is not retried: it expires first, and the next update (counts
+    are absolute) supersedes it. No redrive policy: a dead-letter queue would only keep
+    updates nobody will ever want."""
+    timeout = function_setting(stage, "push_shard", "lambda_timeout")
+    return {"Type": "AWS::SQS::Queue", "Properties": {
+        "QueueName": push_queue_name(stage),
+        "SqsManagedSseEnabled": True,
+        "VisibilityTimeout": PUSH_QUEUE_VISIBILITY_FACTOR * timeout,
+        "MessageRetentionPeriod": PUSH_QUEUE_RETENTION_S,
+        "Tags": [{"Key": "app", "Value": f"{APP_NAME}-{stage}"}],
+    }}
+
+
 def app_resources(stage: str) -> dict:
     return {
         "ConnectionsTable": _table(table_names(stage)["connections"],
                                    point_in_time_recovery=False),
+        "PushQueue": push_queue_resource(stage),
         "SiteBucket": {
             "Type": "AWS::S3::Bucket",
             "Properties": {
@@ -127,10 +183,13 @@ def data_template(stage: str) -> dict:
 def app_template(stage: str) -> dict:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": f"Emojiboard {stage}: dashboard connections and the site bucket",
+        "Description": f"Emojiboard {stage}: dashboard connections, the push queue and "
+                       "the site bucket",
         "Resources": app_resources(stage),
         "Outputs": {
             "ConnectionsTable": {"Value": {"Ref": "ConnectionsTable"}},
+            "PushQueueUrl": {"Value": {"Ref": "PushQueue"}},
+            "PushQueueArn": {"Value": {"Fn::GetAtt": ["PushQueue", "Arn"]}},
             "SiteBucket": {"Value": {"Ref": "SiteBucket"}},
             "SiteURL": {"Value": {"Fn::GetAtt": ["SiteBucket", "WebsiteURL"]}},
         },
@@ -245,7 +304,8 @@ def delete_stack(cfn, name: str, echo=log.info) -> bool:
 
 
 def teardown(cfn, s3, dynamodb, stage: str, delete_data: bool, echo=log.info) -> None:
-    """Empty the site bucket and delete the app stack; with `delete_data`, the data
+    """Empty the site bucket and delete the app stack (the connections table and the
+    push queue with it); with `delete_data`, the data
     stack too and the counts table it retains."""
     names = stack_names(stage)
     bucket = outputs(cfn, stage).get("SiteBucket")

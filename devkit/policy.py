@@ -1,21 +1,23 @@
 """The Lambda functions' IAM policy: written by hand, rendered per stage, checked.
 
 `.chalice/policy-template.json` is the policy, written by hand with CloudFormation
-`Fn::Sub` placeholders (`${CountsTable}`, `${WebsocketAPI}`, `${AWS::Region}`...):
+`Fn::Sub` placeholders (`${CountsTable}`, `${WebsocketAPI}`, `${PushQueueName}`,
+`${AWS::Region}`...):
 
 - `python -m devkit deploy` renders it with this account's exact ARNs (`render`) and
   hands Chalice that file for the deploy (never written into the tree);
 - `.chalice/policy-{stage}.json`, which `.chalice/config.json` names as the stage's
   `iam_policy_file` (autogen_policy is off), is committed so that a bare `chalice
   package|deploy` finds one: `committed(stage)` renders it for any region and account,
-  scoped by the stage's table names, and a test keeps the files equal to it
+  scoped by the stage's table and queue names, and a test keeps the files equal to it
   (`python -m devkit policy` rewrites them);
 - `chalice package --merge-template` (`python -m devkit package`) keeps the
   placeholders and wraps each resource in `Fn::Sub`, so CloudFormation fills them in.
 
 `required_actions` reads `chalicelib/` (its AST: every method called that is an
-operation of the boto3 clients the app builds) and says which IAM actions the code
-needs; the tests compare it with the policy both ways.
+operation of the boto3 clients the app builds) and `app.py` (the event sources its
+handlers are registered on: Lambda reads those with the function's role) and says
+which IAM actions the code needs; the tests compare it with the policy both ways.
 """
 import ast
 import json
@@ -34,15 +36,30 @@ PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9:]+)\}")
 
 # The services whose clients chalicelib may build; a new one fails the policy test
 # until it is added here and to the policy.
-SERVICES = ("dynamodb", "apigatewaymanagementapi")
+SERVICES = ("dynamodb", "apigatewaymanagementapi", "sqs")
 # Transactions have no IAM action of their own: each item needs its own action.
 TRANSACT_ITEM_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem",
                          "Delete": "dynamodb:DeleteItem",
                          "ConditionCheck": "dynamodb:ConditionCheckItem"}
 TRANSACT_GET_ACTION = "dynamodb:GetItem"
+# SQS's batch operations have no IAM action of their own: "setting permissions for
+# SendMessage, DeleteMessage, or ChangeMessageVisibility sets permissions for the
+# corresponding batch versions of the actions" ("Amazon SQS batch actions", SQS
+# Developer Guide).
+SQS_BATCH_ACTIONS = {"SendMessageBatch": "sqs:SendMessage",
+                     "DeleteMessageBatch": "sqs:DeleteMessage",
+                     "ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
 # Lambda reads a stream for its handler with the function's own role.
 STREAM_EVENT_SOURCE_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords",
                                "dynamodb:GetShardIterator", "dynamodb:ListStreams")
+# ...and a queue: "The Lambda execution role must include the following permissions:
+# sqs:DeleteMessage, sqs:GetQueueAttributes, sqs:ReceiveMessage" ("Configuring an
+# Amazon SQS queue to trigger an AWS Lambda function", SQS Developer Guide; the Lambda
+# Developer Guide's "Setting up Lambda execution role permissions" for an SQS event
+# source mapping names the AWSLambdaSQSQueueExecutionRole managed policy, which holds
+# these three). The queue uses SQS-managed encryption (SSE-SQS), so no kms:Decrypt.
+QUEUE_EVENT_SOURCE_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                              "sqs:ReceiveMessage")
 APP = ROOT / "app.py"
 # ManageConnections is granted per HTTP method of the Management API.
 MANAGEMENT_METHODS = {"PostToConnection": "POST", "GetConnection": "GET",
@@ -82,13 +99,14 @@ def committed_path(stage: str, chalice_dir: Path = ROOT / ".chalice") -> Path:
 
 
 def committed(stage: str) -> dict:
-    """What `.chalice/policy-{stage}.json` holds: the policy for this stage's tables
-    and log groups in any region and account, and any WebSocket API's stage (a
+    """What `.chalice/policy-{stage}.json` holds: the policy for this stage's tables,
+    push queue and log groups in any region and account, and any WebSocket API's stage (a
     bare `chalice deploy` knows neither the account nor the API's id). The
     commercial partition (`aws`); `devkit deploy` renders the exact one."""
     tables = infra.table_names(stage)
     return render({"AWS::Partition": "aws", "AWS::Region": "*", "AWS::AccountId": "*",
                    "CountsTable": tables["counts"], "ConnectionsTable": tables["connections"],
+                   "PushQueueName": infra.push_queue_name(stage),
                    "WebsocketAPI": "*",
                    "WebsocketStage": infra.stage_setting(stage, "WEBSOCKET_STAGE"),
                    "AppName": infra.APP_NAME, "Stage": stage})
@@ -171,21 +189,32 @@ def calls(package: Path = CHALICELIB) -> Dict[str, Set[str]]:
     return found
 
 
-def stream_handlers(app: Path = APP) -> Set[str]:
-    """The functions app.py registers with `@app.on_dynamodb_record(...)`."""
+def _handlers(app: Path, registration: str) -> Set[str]:
+    """The functions app.py registers with `@app.{registration}(...)`."""
     found = set()
     for node in ast.walk(ast.parse(app.read_text(), filename=str(app))):
         if isinstance(node, ast.FunctionDef):
             for decorator in node.decorator_list:
                 if (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
-                        and decorator.func.attr == "on_dynamodb_record"):
+                        and decorator.func.attr == registration):
                     found.add(node.name)
     return found
 
 
+def stream_handlers(app: Path = APP) -> Set[str]:
+    """The functions app.py registers with `@app.on_dynamodb_record(...)`."""
+    return _handlers(app, "on_dynamodb_record")
+
+
+def queue_handlers(app: Path = APP) -> Set[str]:
+    """The functions app.py registers with `@app.on_sqs_message(...)`."""
+    return _handlers(app, "on_sqs_message")
+
+
 def required_actions(package: Path = CHALICELIB, app: Path = APP) -> Dict[str, Set[str]]:
     """IAM action -> what it is needed for, e.g. {"dynamodb:PutItem": {"PutItem",
-    "TransactWriteItems"}, "execute-api:ManageConnections:POST": {...}}."""
+    "TransactWriteItems"}, "execute-api:ManageConnections:POST": {...},
+    "sqs:SendMessage": {"SendMessageBatch"}}."""
     found = calls(package)
     needed: Dict[str, Set[str]] = {}
 
@@ -195,6 +224,9 @@ def required_actions(package: Path = CHALICELIB, app: Path = APP) -> Dict[str, S
     for handler in stream_handlers(app):
         for action in STREAM_EVENT_SOURCE_ACTIONS:
             need(action, f"the stream event source of {handler}")
+    for handler in queue_handlers(app):
+        for action in QUEUE_EVENT_SOURCE_ACTIONS:
+            need(action, f"the queue event source of {handler}")
 
     for op in found["dynamodb"]:
         if op == "TransactWriteItems":
@@ -206,6 +238,8 @@ def required_actions(package: Path = CHALICELIB, app: Path = APP) -> Dict[str, S
             need(f"dynamodb:{op}", op)
     for op in found["apigatewaymanagementapi"]:
         need(f"execute-api:ManageConnections:{MANAGEMENT_METHODS[op]}", op)
+    for op in found["sqs"]:
+        need(SQS_BATCH_ACTIONS.get(op, f"sqs:{op}"), op)
     return needed
 
 

@@ -253,31 +253,44 @@ def test_destroy_in_a_fresh_clone_writes_nothing(tmp_path, clone, moto):
 
 # ---- Chalice's own CLI in the project -------------------------------------------------
 
+# What a bare `chalice` cannot know: the event sources app.py registers handlers on.
+EVENT_SOURCES = {"COUNTS_STREAM_ARN": f"arn:aws:dynamodb:{REGION}:123456789012:table/"
+                                      "emojiboard-dev-counts/stream/2026-01-01T00:00:00.000",
+                 "PUSH_QUEUE_ARN": f"arn:aws:sqs:{REGION}:123456789012:emojiboard-dev-push"}
+
+
 def test_bare_chalice_package_dev_makes_a_template(tmp_path, clone):
-    """The committed .chalice/policy-dev.json is what Chalice needs for dev (inline)."""
+    """Given the event sources' ARNs, the committed .chalice/policy-dev.json is all else
+    Chalice needs for dev."""
     out = tmp_path / "out"
     done = _run([CHALICE, "package", "--stage", "dev", str(out)],
-                _shell(tmp_path, AWS_DEFAULT_REGION=REGION), cwd=clone, timeout=300)
+                _shell(tmp_path, AWS_DEFAULT_REGION=REGION, **EVENT_SOURCES), cwd=clone,
+                timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     template = json.loads((out / "sam.json").read_text())
     assert unsubstituted(template) == []
     assert _status(clone) == ""  # (Chalice's zip cache, .chalice/deployments/, is ignored)
 
 
-@pytest.mark.parametrize("command", [["package", "--stage", "prod", "OUT"],
-                                     ["deploy", "--stage", "prod"]])
-def test_bare_chalice_for_prod_stops_with_one_line(tmp_path, clone, command):
-    """prod fans out from the counts table's stream, whose ARN only exists with the
-    table: Chalice cannot register the handler, so app.py stops it at import."""
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+@pytest.mark.parametrize("command", [["package", "--stage", "STAGE", "OUT"],
+                                     ["deploy", "--stage", "STAGE"]])
+def test_bare_chalice_stops_with_one_line(tmp_path, clone, command, stage):
+    """Every stage fans out from the counts table's stream through the push queue,
+    whose ARNs only exist with the stacks: Chalice cannot register the handlers, so
+    app.py stops it at import, naming the first one missing."""
     out = tmp_path / "out"
-    args = [str(out) if a == "OUT" else a for a in command]
-    done = _run([CHALICE, *args], _shell(tmp_path, AWS_DEFAULT_REGION=REGION), cwd=clone)
-    assert done.returncode != 0, done.stdout + done.stderr
-    assert "Traceback" not in done.stderr, done.stderr
-    assert done.stderr.strip().splitlines() == [
-        f"emojiboard: chalice {command[0]} --stage prod needs the counts table's stream ARN "
-        "(COUNTS_STREAM_ARN: this stage fans out in stream mode), which only exists with "
-        f"the table; run make {command[0]} STAGE=prod, which creates the table and passes "
-        "its stream on"]
-    assert not out.exists()
-    assert _status(clone) == ""
+    args = [str(out) if a == "OUT" else stage if a == "STAGE" else a for a in command]
+    for given, missing in (({}, "the counts table's stream ARN (COUNTS_STREAM_ARN)"),
+                           ({"COUNTS_STREAM_ARN": EVENT_SOURCES["COUNTS_STREAM_ARN"]},
+                            "the push queue's ARN (PUSH_QUEUE_ARN)")):
+        done = _run([CHALICE, *args], _shell(tmp_path, AWS_DEFAULT_REGION=REGION, **given),
+                    cwd=clone)
+        assert done.returncode != 0, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.strip().splitlines() == [
+            f"emojiboard: chalice {command[0]} --stage {stage} needs {missing}, which only "
+            f"exists once the stacks are deployed; run make {command[0]} STAGE={stage}, "
+            "which creates it and passes it on"]
+        assert not out.exists()
+        assert _status(clone) == ""

@@ -2,8 +2,10 @@
 
 moto stands in for AWS. It runs as a server (`ThreadedMotoServer`, in this process)
 and the real deploy code reaches it through `AWS_ENDPOINT_URL`, as it reaches AWS:
-CloudFormation, DynamoDB, S3, SSM, STS, and for the Chalice rehearsal IAM, Lambda
-and API Gateway. What moto 5.2.5 does not serve, and how these tests deal with it:
+CloudFormation, DynamoDB, SQS, S3, SSM, STS, and for the Chalice rehearsal IAM, Lambda
+(functions and their event source mappings, from the counts table's stream and from
+the push queue) and API Gateway. What moto 5.2.5 does not serve, and how these tests
+deal with it:
 
 - its CloudFormation creates the tables and the bucket, but drops some properties:
   TimeToLiveSpecification, PointInTimeRecoverySpecification, the bucket's
@@ -125,6 +127,11 @@ def _tables(session):
     return set(session.client("dynamodb").list_tables()["TableNames"])
 
 
+def _queues(session):
+    urls = session.client("sqs").list_queues().get("QueueUrls", [])
+    return {url.rsplit("/", 1)[1] for url in urls}
+
+
 # ---- the stacks ---------------------------------------------------------------
 
 def test_provisioning_creates_the_tables_and_the_bucket_the_app_expects(aws):
@@ -145,6 +152,22 @@ def test_provisioning_creates_the_tables_and_the_bucket_the_app_expects(aws):
     assert aws.client("s3").head_bucket(Bucket=outputs["SiteBucket"])
     assert outputs["SiteURL"].startswith(f"http://{outputs['SiteBucket']}.s3-website")
 
+    # The push queue, read back from SQS: encrypted, 6 x push_shard's 15 s timeout,
+    # kept only as long as a shard is worth pushing.
+    sqs = aws.client("sqs")
+    # The queue's Ref, as on AWS (moto's own API answers with its server's address).
+    assert outputs["PushQueueUrl"] == \
+        f"https://sqs.{REGION}.amazonaws.com/123456789012/emojiboard-prod-push"
+    url = sqs.get_queue_url(QueueName="emojiboard-prod-push")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["QueueArn"] == outputs["PushQueueArn"] \
+        == f"arn:aws:sqs:{REGION}:123456789012:emojiboard-prod-push"
+    assert attributes["SqsManagedSseEnabled"] == "true"
+    assert attributes["VisibilityTimeout"] == "90"
+    assert attributes["MessageRetentionPeriod"] == "60"
+    assert "RedrivePolicy" not in attributes  # no dead-letter queue
+    assert attributes.get("FifoQueue", "false") == "false"
+
     # What moto's CloudFormation drops, read from the templates the stacks hold.
     data = _template(cfn, "emojiboard-prod-data")["Resources"]["CountsTable"]
     app = _template(cfn, "emojiboard-prod")["Resources"]
@@ -155,6 +178,10 @@ def test_provisioning_creates_the_tables_and_the_bucket_the_app_expects(aws):
         "PointInTimeRecoveryEnabled": True}
     assert data["DeletionPolicy"] == data["UpdateReplacePolicy"] == "Retain"
     assert "PointInTimeRecoverySpecification" not in app["ConnectionsTable"]["Properties"]
+    assert app["PushQueue"]["Properties"] == {
+        "QueueName": "emojiboard-prod-push", "SqsManagedSseEnabled": True,
+        "VisibilityTimeout": 90, "MessageRetentionPeriod": 60,
+        "Tags": [{"Key": "app", "Value": "emojiboard-prod"}]}
     assert app["SiteBucket"]["Properties"]["WebsiteConfiguration"] == {"IndexDocument": "index.html"}
     statement = app["SiteBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement == [{"Sid": "PublicReadOfTheDashboard", "Effect": "Allow", "Principal": "*",
@@ -227,10 +254,13 @@ def test_destroy_removes_the_app_and_site_and_keeps_the_counters(aws, project):
     ddb.put_item(TableName="emojiboard-prod-counts",
                  Item={"pk": {"S": "C#any#all#ALL"}, "sk": {"S": "tada"}, "n": {"N": "3"}})
 
+    assert _queues(aws) == {"emojiboard-prod-push"}
+
     deploy.destroy(STAGE, aws, chalice, echo=lambda _: None)
     assert chalice.deletes == [STAGE]
     assert _stack_names(cfn) == {"emojiboard-prod-data"}
     assert _tables(aws) == {"emojiboard-prod-counts"}
+    assert _queues(aws) == set()  # the push queue holds nothing worth keeping
     assert bucket not in {b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]}
     # The committed policy is not the deploy's to change.
     assert (project / ".chalice" / "policy-prod.json").read_text() \
@@ -348,12 +378,16 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
     assert "WEBSOCKET_API_ID" not in first["environment"]
     stream = aws.client("dynamodb").describe_table(
         TableName="emojiboard-prod-counts")["Table"]["LatestStreamArn"]
+    queue_url = f"https://sqs.{REGION}.amazonaws.com/123456789012/emojiboard-prod-push"
+    queue_arn = f"arn:aws:sqs:{REGION}:123456789012:emojiboard-prod-push"
+    assert infra.outputs(aws.client("cloudformation"), STAGE)["PushQueueUrl"] == queue_url
     assert second["environment"] == {
         "COUNTS_TABLE": "emojiboard-prod-counts",
         "CONNECTIONS_TABLE": "emojiboard-prod-connections",
-        "FANOUT_MODE": "stream", "COUNTS_STREAM_ARN": stream,  # prod's mode
+        "COUNTS_STREAM_ARN": stream, "PUSH_QUEUE_URL": queue_url, "PUSH_QUEUE_ARN": queue_arn,
         "SLACK_SIGNING_SECRET": "s3cret", "SLACK_BOT_TOKEN": "xoxb-from-env",
         "WEBSOCKET_API_ID": chalice.api_id}
+    assert "FANOUT_MODE" not in first["environment"]  # one fan-out, no modes
     assert "Dashboards" not in {s["Sid"] for s in first["policy"]["Statement"]}
     statements = {s["Sid"]: s for s in second["policy"]["Statement"]}
     assert statements["Dashboards"]["Resource"] == [
@@ -361,6 +395,12 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
     assert statements["Tables"]["Resource"] == [
         f"arn:aws:dynamodb:{REGION}:123456789012:table/emojiboard-prod-counts",
         f"arn:aws:dynamodb:{REGION}:123456789012:table/emojiboard-prod-connections"]
+    # Exactly the queue the stack created, in both passes.
+    for document in (first["policy"], second["policy"]):
+        queue_statements = {s["Sid"]: s for s in document["Statement"]
+                            if s["Sid"].startswith("PushQueue")}
+        assert {sid: s["Resource"] for sid, s in queue_statements.items()} == {
+            "PushQueueSend": [queue_arn], "PushQueueEventSource": [queue_arn]}
 
     bucket = infra.outputs(aws.client("cloudformation"), STAGE)["SiteBucket"]
     html = aws.client("s3").get_object(Bucket=bucket, Key="index.html")["Body"].read().decode()
@@ -451,14 +491,18 @@ class MotoChalice(deploy.Chalice):
         return session
 
 
-def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_serves_chalice):
+@pytest.mark.parametrize("stage", ["prod", "dev"])
+def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_serves_chalice,
+                                               stage):
+    """Every stage fans out the same way: dev too gets the stream handler, the push
+    queue and its pusher."""
     committed = {p.name: p.read_text() for p in (project / ".chalice").glob("policy-*.json")}
     chalice = MotoChalice(project, region=REGION)
-    result = deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist", env={
+    result = deploy.deploy(stage, aws, chalice, out_dir=project / "dist", env={
         "SLACK_SIGNING_SECRET": "s3cret", "SLACK_BOT_TOKEN": "xoxb-1"}, echo=lambda _: None)
     assert result.chalice_passes == 2
 
-    recorded = deploy.Deployed.recorded(project, STAGE)
+    recorded = deploy.Deployed.recorded(project, stage)
     api_id = recorded.websocket_api_id
     assert api_id and result.request_url.endswith("/api/slack/events")
     v2 = aws.client("apigatewayv2")
@@ -469,47 +513,77 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
     assert {k: route_settings[k] for k in deploy.WEBSOCKET_THROTTLE} == deploy.WEBSOCKET_THROTTLE
     assert aws.client("apigateway").get_rest_apis()["items"][0]["name"] == "emojiboard"
 
-    lam, iam = aws.client("lambda"), aws.client("iam")
+    lam, iam, sqs = aws.client("lambda"), aws.client("iam"), aws.client("sqs")
+    prefix = f"emojiboard-{stage}"
     functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
-    assert set(functions) == {"emojiboard-prod", "emojiboard-prod-websocket_connect",
-                              "emojiboard-prod-websocket_message",
-                              "emojiboard-prod-websocket_disconnect",
-                              "emojiboard-prod-counts_changed"}  # prod fans out in stream mode
-    mapping, = lam.list_event_source_mappings()["EventSourceMappings"]
-    assert mapping["FunctionArn"] == functions["emojiboard-prod-counts_changed"]["FunctionArn"]
-    assert mapping["EventSourceArn"] == aws.client("dynamodb").describe_table(
-        TableName="emojiboard-prod-counts")["Table"]["LatestStreamArn"]
-    assert mapping["BatchSize"] == 1000
+    assert set(functions) == {prefix, f"{prefix}-websocket_connect",
+                              f"{prefix}-websocket_message", f"{prefix}-websocket_disconnect",
+                              f"{prefix}-counts_changed", f"{prefix}-push_shard"}
+    stream = aws.client("dynamodb").describe_table(
+        TableName=f"{prefix}-counts")["Table"]["LatestStreamArn"]
+    queue_url = sqs.get_queue_url(QueueName=f"{prefix}-push")["QueueUrl"]  # moto's address
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    assert queue_arn == f"arn:aws:sqs:{REGION}:123456789012:{prefix}-push"
+    outputs = infra.outputs(aws.client("cloudformation"), stage)
+    assert outputs["PushQueueArn"] == queue_arn
+    mappings = {m["FunctionArn"]: m for m in lam.list_event_source_mappings()["EventSourceMappings"]}
+    assert set(mappings) == {functions[f"{prefix}-counts_changed"]["FunctionArn"],
+                             functions[f"{prefix}-push_shard"]["FunctionArn"]}
+    # The counts table's stream feeds counts_changed (batches of up to 1,000 records)...
+    from_stream = mappings[functions[f"{prefix}-counts_changed"]["FunctionArn"]]
+    assert from_stream["EventSourceArn"] == stream
+    assert from_stream["BatchSize"] == 1000
+    assert from_stream["MaximumBatchingWindowInSeconds"] == 0  # no batching window
+    # ...and the push queue feeds push_shard, one shard per invocation.
+    from_queue = mappings[functions[f"{prefix}-push_shard"]["FunctionArn"]]
+    assert from_queue["EventSourceArn"] == queue_arn
+    assert from_queue["BatchSize"] == 1
+    # Lambda's advice: the queue's visibility timeout at least 6 x the function timeout.
+    visibility = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
+        "VisibilityTimeout"])["Attributes"]["VisibilityTimeout"]
+    assert int(visibility) >= 6 * functions[f"{prefix}-push_shard"]["Timeout"]
+
     expected_policy = policy.render(deploy.policy_values(
-        STAGE, REGION, "123456789012", "aws", infra.table_names(STAGE), api_id))
+        stage, REGION, "123456789012", "aws", infra.table_names(stage), api_id))
     for name, function in functions.items():
         env = function["Environment"]["Variables"]
         assert env["WEBSOCKET_API_ID"] == api_id and env["WEBSOCKET_STAGE"] == "api"
-        assert env["COUNTS_TABLE"] == "emojiboard-prod-counts"
-        assert env["COUNTS_STREAM_ARN"] == mapping["EventSourceArn"]
+        assert env["COUNTS_TABLE"] == f"{prefix}-counts"
+        assert env["COUNTS_STREAM_ARN"] == stream
+        assert env["PUSH_QUEUE_URL"] == outputs["PushQueueUrl"]
+        assert env["PUSH_QUEUE_URL"].endswith(f"/123456789012/{prefix}-push")
+        assert env["PUSH_QUEUE_ARN"] == queue_arn
+        assert "FANOUT_MODE" not in env
         assert env["SLACK_SIGNING_SECRET"] == "s3cret"
-        # The stream handler pushes to every dashboard: CPU, which Lambda gives by memory.
-        memory = 1024 if name.endswith("counts_changed") else 256
-        assert function["MemorySize"] == memory and function["Timeout"] == 15
+        # The pushers are CPU-bound (botocore signs every push): a full vCPU each.
+        pusher = name.endswith(("-counts_changed", "-push_shard"))
+        assert function["MemorySize"] == (1769 if pusher else 256), name
+        assert function["Timeout"] == 15
         role = function["Role"].rsplit("/", 1)[1]
         policies = iam.list_role_policies(RoleName=role)["PolicyNames"]
         document = iam.get_role_policy(RoleName=role, PolicyName=policies[0])["PolicyDocument"]
         assert document == expected_policy
         assert not iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
 
-    again = deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist", env={
+    again = deploy.deploy(stage, aws, chalice, out_dir=project / "dist", env={
         "SLACK_SIGNING_SECRET": "s3cret", "SLACK_BOT_TOKEN": "xoxb-1"}, echo=lambda _: None)
     assert again.chalice_passes == 1
-    assert deploy.Deployed.recorded(project, STAGE).websocket_api_id == api_id
+    assert deploy.Deployed.recorded(project, stage).websocket_api_id == api_id
+    # Updated in place: the same two event source mappings, no second of either.
+    assert {m["UUID"] for m in lam.list_event_source_mappings()["EventSourceMappings"]} \
+        == {m["UUID"] for m in mappings.values()}
     # Chalice's update keeps the stage, and with it the throttling.
     assert v2.get_stage(ApiId=api_id, StageName="api")["DefaultRouteSettings"] == route_settings
     # The exact policy went to Chalice from a temporary file; the committed ones stay.
     assert {p.name: p.read_text() for p in (project / ".chalice").glob("policy-*.json")} \
         == committed
 
-    deploy.destroy(STAGE, aws, chalice, echo=lambda _: None)
+    deploy.destroy(stage, aws, chalice, echo=lambda _: None)
     assert lam.list_functions()["Functions"] == []
-    assert _tables(aws) == {"emojiboard-prod-counts"}
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+    assert _tables(aws) == {f"{prefix}-counts"}
+    assert _queues(aws) == set()
 
 
 # ---- one CloudFormation template --------------------------------------------------
@@ -575,25 +649,52 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
     assert resources["CountsTable"]["DeletionPolicy"] == "Retain"
     assert {"ConnectionsTable", "SiteBucket", "SiteBucketPolicy", "WebsocketAPI", "RestAPI"} \
         <= set(resources)
-    functions = {k: r for k, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
-    assert len(functions) == 5  # prod fans out in stream mode: the stream handler too
-    sources = [e for f in functions.values() for e in f["Properties"].get("Events", {}).values()
-               if e["Type"] == "DynamoDB"]
-    assert [e["Properties"]["Stream"] for e in sources] == [
-        {"Fn::GetAtt": ["CountsTable", "StreamArn"]}]
-    assert sources[0]["Properties"]["MaximumBatchingWindowInSeconds"] == 1
-    for function in functions.values():
+    # The push queue, as the app stack has it.
+    assert resources["PushQueue"] == infra.push_queue_resource(STAGE)
+    assert resources["PushQueue"]["Properties"]["VisibilityTimeout"] == 90
+    functions = {r["Properties"]["Handler"]: r for r in resources.values()
+                 if r["Type"] == "AWS::Serverless::Function"}
+    assert set(functions) == {"app.app", "app.ws_connect", "app.ws_message", "app.ws_disconnect",
+                              "app.counts_changed", "app.push_shard"}
+    assert functions["app.push_shard"]["Properties"]["FunctionName"] == "emojiboard-prod-push_shard"
+    events = {name: list(f["Properties"].get("Events", {}).values())
+              for name, f in functions.items()}
+    # Chalice wrote the stand-in ARNs app.py was imported with; the merge template
+    # points both event sources at the table and the queue this template creates.
+    stream, = [e for e in events["app.counts_changed"] if e["Type"] == "DynamoDB"]
+    assert stream["Properties"]["Stream"] == {"Fn::GetAtt": ["CountsTable", "StreamArn"]}
+    assert stream["Properties"]["BatchSize"] == 1000
+    assert stream["Properties"]["MaximumBatchingWindowInSeconds"] == 0
+    queue, = events["app.push_shard"]
+    assert queue["Type"] == "SQS"
+    assert queue["Properties"] == {"Queue": {"Fn::GetAtt": ["PushQueue", "Arn"]},
+                                   "BatchSize": 1, "MaximumBatchingWindowInSeconds": 0}
+    assert [e for name, es in events.items() for e in es
+            if name not in ("app.counts_changed", "app.push_shard")] == []
+    assert "000000000000" not in json.dumps(template)  # no stand-in ARN is left
+    for name, function in functions.items():
         props = function["Properties"]
         env = props["Environment"]["Variables"]
         assert env["COUNTS_TABLE"] == {"Ref": "CountsTable"}
         assert env["WEBSOCKET_API_ID"] == {"Ref": "WebsocketAPI"}
         assert env["COUNTS_STREAM_ARN"] == {"Fn::GetAtt": ["CountsTable", "StreamArn"]}
+        assert env["PUSH_QUEUE_URL"] == {"Ref": "PushQueue"}
+        assert env["PUSH_QUEUE_ARN"] == {"Fn::GetAtt": ["PushQueue", "Arn"]}
+        assert "FANOUT_MODE" not in env
         assert env["SLACK_SIGNING_SECRET"] == {"Ref": "SlackSigningSecret"}
         assert props["FunctionName"].startswith("emojiboard-prod")
+        pusher = name in ("app.counts_changed", "app.push_shard")
+        assert props["MemorySize"] == (1769 if pusher else 256), name
         role = resources[props["Role"]["Fn::GetAtt"][0]]
         document = role["Properties"]["Policies"][0]["PolicyDocument"]
         assert [s["Action"] for s in document["Statement"]] \
             == [s["Action"] for s in policy.load_template()["Statement"]]
+        # The queue's grants name the template's queue by its name (its Ref is the URL).
+        for statement in document["Statement"]:
+            if statement["Sid"].startswith("PushQueue"):
+                assert statement["Resource"] == [{"Fn::Sub": [
+                    "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${PushQueueName}",
+                    {"PushQueueName": {"Fn::GetAtt": ["PushQueue", "QueueName"]}}]}]
     assert template["Parameters"]["SlackSigningSecret"]["NoEcho"] is True
     assert "SlackRequestURL" in template["Outputs"] and "DashboardURL" in template["Outputs"]
 
@@ -613,18 +714,28 @@ def test_package_hint_and_readme_ask_for_the_same_capabilities():
 
 def test_a_bare_chalice_package_after_make_package_is_deployable(project, offline_pip, tmp_path):
     """`make package` then `chalice package --stage dev` (a Chalice user's habit): the
-    second template must not carry the first one's placeholders."""
+    second template must not carry the first one's placeholders. A bare `chalice`
+    needs the event sources' ARNs app.py registers its handlers on (without them it
+    stops with one line, tests/test_cli.py): a user who has the stacks passes them."""
     deploy.package("dev", tmp_path / "cfn", project_dir=project)
     out = tmp_path / "bare"
+    arns = {"COUNTS_STREAM_ARN": f"arn:aws:dynamodb:{REGION}:123456789012:table/"
+                                 "emojiboard-dev-counts/stream/2026-01-01T00:00:00.000",
+            "PUSH_QUEUE_ARN": f"arn:aws:sqs:{REGION}:123456789012:emojiboard-dev-push"}
     done = subprocess.run([str(Path(sys.executable).parent / "chalice"), "package", "--stage",
                            "dev", str(out)], cwd=project, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "AWS_DEFAULT_REGION": REGION})
+                          timeout=300, env={**os.environ, "AWS_DEFAULT_REGION": REGION, **arns})
     assert done.returncode == 0, done.stdout + done.stderr
     template = json.loads((out / "sam.json").read_text())
     assert unsubstituted(template) == []
     roles = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
     assert roles and all(r["Properties"]["Policies"][0]["PolicyDocument"]
                          == policy.committed("dev") for r in roles)
+    # Chalice subscribes the handlers to exactly the ARNs it was given.
+    sources = {e["Type"]: e["Properties"] for r in template["Resources"].values()
+               for e in r.get("Properties", {}).get("Events", {}).values()}
+    assert sources["SQS"]["Queue"] == arns["PUSH_QUEUE_ARN"]
+    assert sources["DynamoDB"]["Stream"] == arns["COUNTS_STREAM_ARN"]
 
 
 # ---- between the two passes of a first deploy ------------------------------------

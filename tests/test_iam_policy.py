@@ -117,11 +117,7 @@ def test_a_queue_handler_needs_the_queue_read_actions(tmp_path):
                    "@app.on_sqs_message(queue_arn='arn:aws:sqs:r:1:q')\n"
                    "def drain(event):\n    pass\n")
     assert policy.queue_handlers(app) == {"drain"}
-    assert required_for(app) >= set(policy.QUEUE_EVENT_SOURCE_ACTIONS)
-
-
-def required_for(app):
-    return set(policy.required_actions(app=app))
+    assert set(policy.required_actions(app=app)) >= set(policy.QUEUE_EVENT_SOURCE_ACTIONS)
 
 
 def test_resources_are_exactly_this_stage_s_tables_queue_and_websocket_api():
