@@ -1,5 +1,5 @@
 """The app's long-lived parts, built once per Lambda container (or local app
-instance) from settings: boto3 clients, the stores, and the broadcaster."""
+instance) from settings: AWS clients, the stores, and the broadcaster."""
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
@@ -13,6 +13,7 @@ from .broadcast import Broadcaster
 from .connections import ConnectionStore
 from .counts import CountStore
 from .emoji import EmojiCatalog
+from .management import ManagementAPI
 from .shards import PushQueue
 
 log = logging.getLogger(__name__)
@@ -69,12 +70,11 @@ def get() -> Services:
                               region_name=settings.region or "us-east-1",
                               config=_DYNAMODB_CONFIG)
     try:
-        management = session.client(
-            "apigatewaymanagementapi", endpoint_url=settings.management_endpoint(),
-            region_name=settings.region or "us-east-1",
-            config=Config(connect_timeout=1, read_timeout=2,
-                          max_pool_connections=settings.fanout_workers,
-                          retries={"mode": "standard", "max_attempts": 4}))
+        # The fan-out's client: AWS's signer, credentials chain and standard retries
+        # (throttling backed off), without the full client's per-call CPU (management.py).
+        management = ManagementAPI(settings.management_endpoint(), settings.region or "us-east-1",
+                                   pool_size=settings.fanout_workers, connect_timeout=1,
+                                   read_timeout=2, max_attempts=4)
     except settings_module.SettingsError as error:
         log.error("dashboards cannot be reached yet: %s", error)
         management = _NoManagementAPI(error)
