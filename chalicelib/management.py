@@ -99,6 +99,7 @@ class ManagementAPI:
 
         # The URL as botocore.awsrequest._urljoin builds it: the endpoint's path (a stage,
         # "/prod" on AWS) less one trailing slash, then the operation's requestUri.
+        self.endpoint_url = endpoint_url  # as a client's meta.endpoint_url
         parts = urlsplit(endpoint_url)
         if parts.scheme not in ("http", "https") or not parts.hostname \
                 or parts.query or parts.fragment:

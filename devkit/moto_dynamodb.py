@@ -19,9 +19,11 @@ from moto.moto_server.werkzeug_app import (DomainDispatcherApplication, MotoRequ
                                            create_backend_app)
 from werkzeug.serving import run_simple
 
+from devkit.moto_sqs import wait_for_eof
+
 
 def _exit_when_stdin_closes() -> None:
-    sys.stdin.buffer.read()  # the parent never writes: this returns at EOF
+    wait_for_eof()  # the parent never writes: this returns at EOF
     os._exit(0)
 
 

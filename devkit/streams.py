@@ -72,6 +72,8 @@ class StreamPoller:
         self._streams = dynamodb.client(dynamodb_url, "dynamodbstreams")
         self._table, self.mapping, self._invoke = table, mapping, invoke
         self._stop = threading.Event()
+        self._follow_now = threading.Event()  # look up the table's stream on the next pass
+        self._wake = threading.Event()  # start the next pass now
         self._thread: Optional[threading.Thread] = None
         self._stream_arn: Optional[str] = None
         self._shards: Dict[str, _Shard] = {}
@@ -88,6 +90,7 @@ class StreamPoller:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread:
             self._thread.join(timeout=30)
 
@@ -120,12 +123,24 @@ class StreamPoller:
         before `since` has been handed to the function. For tests."""
         return self._quiet_pass_started > since
 
+    def sync(self, timeout: float = 10) -> bool:
+        """Look up the table's stream at once (a table the tests just recreated: no
+        record of the old one is delivered after this) and wait until caught up."""
+        since = time.monotonic()
+        self._follow_now.set()
+        self._wake.set()
+        deadline = since + timeout
+        while not self.caught_up(since) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.caught_up(since)
+
     def _run(self) -> None:
         last_follow = 0.0
         while not self._stop.is_set():
             started, followed = time.monotonic(), False
             try:
-                if started - last_follow > 1:
+                if started - last_follow > 1 or self._follow_now.is_set():
+                    self._follow_now.clear()
                     # New shards (and, in tests, new tables) from their first record.
                     self._follow("TRIM_HORIZON")
                     last_follow, followed = time.monotonic(), True
@@ -139,7 +154,8 @@ class StreamPoller:
                 log.warning("reading the stream of %s failed: %s", self._table, error)
                 self._stream_arn = None  # describe it afresh next time
                 last_follow = 0.0
-            self._stop.wait(POLL_INTERVAL_S)
+            self._wake.wait(POLL_INTERVAL_S)  # polls as Lambda does, four times a second
+            self._wake.clear()
 
     def _poll(self, shard_id: str) -> None:
         shard = self._shards[shard_id]

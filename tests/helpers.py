@@ -64,6 +64,4 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05):
 def settled(stack, timeout: float = 10.0) -> None:
     """Wait until the stack's fan-out has handed every write so far to the app (its
     pushes to the pages open now are then under way or done)."""
-    since = time.monotonic()
-    assert wait_for(lambda: stack.stream_poller.caught_up(since), timeout=timeout), \
-        "the stream poller did not catch up"
+    assert stack.stream_poller.sync(timeout), "the stream poller did not catch up"

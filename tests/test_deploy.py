@@ -756,7 +756,7 @@ def test_until_the_websocket_api_id_is_set_only_pushes_fail(monkeypatch):
         monkeypatch.setenv("WEBSOCKET_API_ID", "abc123")
         services.get.cache_clear()
         client = services.get().broadcaster._client
-        assert client.meta.endpoint_url == \
+        assert client.endpoint_url == \
             f"https://abc123.execute-api.{REGION}.amazonaws.com/api"
     finally:
         services.get.cache_clear()

@@ -7,6 +7,8 @@ grants it, and a grant the code no longer needs fails them too."""
 import json
 import textwrap
 
+import pytest
+
 from devkit import deploy, infra, policy
 
 LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
@@ -87,32 +89,29 @@ def test_a_new_call_fails_until_the_policy_has_it(tmp_path):
     assert policy.clients_built(package) == {"sns"}
 
 
-def test_a_stream_handler_needs_the_stream_read_actions(tmp_path):
-    """Lambda reads the stream with the function's role, so app.py's
-    `@app.on_dynamodb_record` handler is what needs them (found in its AST)."""
-    assert policy.stream_handlers() == {"counts_changed"}
+@pytest.mark.parametrize("handlers, actions, handler, source", [
+    # Lambda reads the stream with the function's role, so app.py's
+    # `@app.on_dynamodb_record` handler is what needs them (found in its AST).
+    (policy.stream_handlers, policy.STREAM_EVENT_SOURCE_ACTIONS, "counts_changed", "stream"),
+    # Lambda's SQS event source mapping receives and deletes the messages with the
+    # function's role ("Configuring an Amazon SQS queue to trigger an AWS Lambda
+    # function", SQS Developer Guide); the code itself never receives.
+    (policy.queue_handlers, policy.QUEUE_EVENT_SOURCE_ACTIONS, "push_shard", "queue"),
+])
+def test_an_event_source_handler_needs_its_read_actions(tmp_path, handlers, actions, handler, source):
+    assert handlers() == {handler}
     required = policy.required_actions()
-    for action in policy.STREAM_EVENT_SOURCE_ACTIONS:
-        assert required[action] == {"the stream event source of counts_changed"}
+    for action in actions:
+        assert required[action] == {f"the {source} event source of {handler}"}
     app = tmp_path / "app.py"
     app.write_text("from chalice import Chalice\napp = Chalice(app_name='x')\n")
-    assert not set(policy.STREAM_EVENT_SOURCE_ACTIONS) & set(policy.required_actions(app=app))
+    assert not set(actions) & set(policy.required_actions(app=app))
 
 
-def test_a_queue_handler_needs_the_queue_read_actions(tmp_path):
-    """Lambda's SQS event source mapping receives and deletes the messages with the
-    function's role, so app.py's `@app.on_sqs_message` handler needs ReceiveMessage,
-    DeleteMessage and GetQueueAttributes ("Configuring an Amazon SQS queue to trigger
-    an AWS Lambda function", SQS Developer Guide); the code itself never receives."""
-    assert policy.queue_handlers() == {"push_shard"}
+def test_the_queue_read_actions_are_what_aws_documents(tmp_path):
     assert set(policy.QUEUE_EVENT_SOURCE_ACTIONS) == {
         "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
-    required = policy.required_actions()
-    for action in policy.QUEUE_EVENT_SOURCE_ACTIONS:
-        assert required[action] == {"the queue event source of push_shard"}
     app = tmp_path / "app.py"
-    app.write_text("from chalice import Chalice\napp = Chalice(app_name='x')\n")
-    assert not set(policy.QUEUE_EVENT_SOURCE_ACTIONS) & set(policy.required_actions(app=app))
     app.write_text("from chalice import Chalice\napp = Chalice(app_name='x')\n"
                    "@app.on_sqs_message(queue_arn='arn:aws:sqs:r:1:q')\n"
                    "def drain(event):\n    pass\n")
