@@ -253,3 +253,27 @@ def test_dashboards_beyond_a_shard_are_pushed_by_the_pusher_processes_from_the_q
         finally:
             for page in pages:
                 page.close()
+
+
+def test_a_page_of_another_topic_gets_no_emoji_update(stack):
+    """Connections are grouped by the topic each page subscribes to: a record from
+    before topics is on the emoji board; a topic this code has no update for gets
+    nothing."""
+    client = stack.dynamodb_client()
+    for connection_id, topic in (("T2xkUmVjb3Jk", None), ("RnV0dXJlVG9waWM=", "future")):
+        item = {"pk": {"S": "CONN"}, "sk": {"S": connection_id}, "connected_at": {"N": "0"},
+                "expires_at": {"N": "99999999999"}}
+        if topic:
+            item["topic"] = {"S": topic}
+        client.put_item(TableName=stack.connections_table, Item=item)
+    with dashboard(stack) as socket:
+        audience = wait_for(lambda: services.get().connections.subscribers())
+        assert sorted(audience) == ["emoji", "future"]
+        assert "T2xkUmVjb3Jk" in audience["emoji"] and len(audience["emoji"]) == 2
+        post_event(stack, reaction("tada"))
+        assert receive(socket)["type"] == "update"
+        settled(stack)
+        # The record from before topics was pushed to (the gateway answered Gone and it
+        # was pruned); the future topic's page was not.
+        assert set(_connections(stack)) >= {"RnV0dXJlVG9waWM="}
+        assert "T2xkUmVjb3Jk" not in _connections(stack)

@@ -1,9 +1,10 @@
-"""Pure functions: settings, message sizes, windows. No I/O, so nothing to stand in."""
+"""Pure functions: settings, message sizes, windows, shards. No I/O, so nothing to
+stand in."""
 import json
 
 import pytest
 
-from chalicelib import messages, settings, windows
+from chalicelib import messages, settings, shards, windows
 
 
 def test_missing_settings_say_which_variable():
@@ -13,6 +14,8 @@ def test_missing_settings_say_which_variable():
         settings.signing_secret({})
     with pytest.raises(settings.SettingsError, match="FANOUT_WORKERS"):
         settings.load({"COUNTS_TABLE": "a", "CONNECTIONS_TABLE": "b", "FANOUT_WORKERS": "many"})
+    with pytest.raises(settings.SettingsError, match="FANOUT_SHARD_SIZE"):
+        settings.load({"COUNTS_TABLE": "a", "CONNECTIONS_TABLE": "b", "FANOUT_SHARD_SIZE": "0"})
 
 
 def test_management_endpoint_on_aws_and_locally():
@@ -68,3 +71,46 @@ def test_window_buckets():
     assert len(windows.buckets("30d", t)) == 30
     assert windows.buckets_for_event(t - 25 * 3600, t) == ["ALL", "D#2023-11-13"]
     assert windows.buckets_for_event(t - 31 * 86400, t) == ["ALL"]
+
+
+# ---- shards --------------------------------------------------------------------------
+
+
+def test_each_topic_is_split_into_shards_of_its_own_connections():
+    emoji = messages.update([{"emoji": "tada", "count": 1, "window": "all", "version": 1}])
+    audience = {"emoji": [f"c{i}" for i in range(5)], "unknown-topic": ["x1"]}
+    split = shards.split({"emoji": emoji}, audience, shard_size=2)
+    assert [s.connections for s in split] == [["c0", "c1"], ["c2", "c3"], ["c4"]]
+    assert all(s.messages == emoji for s in split)  # a topic with no update: no shard
+
+
+def test_a_shard_travels_as_ascii_json_and_comes_back_the_same():
+    update = messages.update([{"emoji": "tada", "count": 1, "window": "all", "version": 1,
+                               "glyph": "\U0001F389"},
+                              {"emoji": "lone", "count": 1, "window": "all", "version": 1,
+                               "name": "\ud800"}])  # a lone surrogate: messages escapes it
+    shard = shards.Shard(update, ["L0SM9cOFvHcCIhw="])
+    body = shard.to_body()
+    assert body.isascii()
+    assert shards.Shard.from_body(body) == shard
+
+
+def test_a_shard_too_big_for_one_queue_message_is_carried_in_several():
+    rows = [{"emoji": f"e{i:05d}", "count": i, "window": "all", "version": 1, "pad": "x" * 200}
+            for i in range(3000)]
+    update = messages.update(rows)  # about 20 messages of up to 32 KB
+    connections = [f"conn{i:012d}" for i in range(500)]
+    split = shards.split({"emoji": update}, {"emoji": connections}, shard_size=500)
+    assert len(split) > 1
+    assert [m for s in split for m in s.messages] == update
+    assert all(s.connections == connections for s in split)
+    assert all(len(s.to_body()) <= shards.MAX_BODY_BYTES for s in split)
+
+
+def test_queue_batches_hold_at_most_10_bodies_and_250_kib():
+    bodies = ["x" * 100] * 25 + ["y" * 200_000] * 3
+    batches = list(shards._batches(bodies))
+    assert [b for batch in batches for b in batch] == bodies
+    assert all(len(batch) <= 10 and sum(map(len, batch)) <= shards.MAX_BODY_BYTES
+               for batch in batches)
+    assert [len(batch) for batch in batches] == [10, 10, 6, 1, 1]  # 5 small + 1 large fit
