@@ -26,6 +26,10 @@ class FanoutReport:
     gone: int
     failed: int
 
+    def __add__(self, other: "FanoutReport") -> "FanoutReport":
+        return FanoutReport(self.sent + other.sent, self.gone + other.gone,
+                            self.failed + other.failed)
+
 
 class Broadcaster:
     def __init__(self, client, connections: ConnectionStore, workers: int):

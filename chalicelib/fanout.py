@@ -84,8 +84,7 @@ def from_stream(records: List[dict], services: Services, now: float) -> Optional
     log.info("stream batch: %d records, %d emoji changed, %d dashboards in %d shards",
              len(records), len(changed), sum(map(len, audience.values())), len(shards))
     if services.push_queue is None:  # no queue configured: push every shard here
-        reports = [push(shard, services) for shard in shards]
-        return FanoutReport(*(sum(getattr(r, f) for r in reports) for f in ("sent", "gone", "failed")))
+        return sum((push(shard, services) for shard in shards), FanoutReport(0, 0, 0))
     if len(shards) > 1:  # queued first, so the pushers start while this one pushes
         services.push_queue.send(shards[1:])
     return push(shards[0], services)

@@ -12,13 +12,11 @@ from typing import Dict, List
 
 import boto3
 from botocore.config import Config
-from botocore.credentials import Credentials
 
 from chalicelib.management import ManagementAPI
 
-REGION = "us-east-1"
-# What the local Management API checks signatures against (devkit/gateway.py).
-LOCAL_CREDENTIALS = Credentials("local", "local")
+# What the local Management API checks signatures against.
+from .gateway import LOCAL_CREDENTIALS, REGION
 MESSAGE = b'{"type": "update", "changes": []}'
 WARMUP = 20  # pushes before each client's first run: connection, lazy loading
 

@@ -2,6 +2,7 @@
 reads it (devkit/streams.py), feeds the app's `@app.on_dynamodb_record` handler,
 which folds each batch into one update per dashboard. End to end on the session
 stack; the handler and the poller also directly, against its DynamoDB Local."""
+import dataclasses
 import json
 import re
 import threading
@@ -15,9 +16,13 @@ from chalice.app import DynamoDBEvent
 from websockets.sync.client import connect
 
 from chalicelib import fanout, services
+from chalicelib.broadcast import FanoutReport
+from chalicelib.counts import counter_pk
+from chalicelib.windows import ALL_TIME
 from devkit import streams, tables
 from tests.conftest import SECRET, TEAM
-from tests.helpers import board, dashboard, post_event, reaction, receive, settled, wait_for
+from tests.helpers import (board, connection_ids, dashboard, post_event, reaction, receive,
+                           settled, wait_for)
 
 def own(name: str) -> str:
     """A name of this run's own, so a page never counts another test's late batch."""
@@ -67,11 +72,11 @@ def _post_many(stack, envelopes, threads=4):
 
 
 def test_a_burst_reaches_every_dashboard_in_a_few_updates_with_exact_counts(stack):
-    before = len(_connections(stack))
+    before = len(connection_ids(stack))
     emoji = [own(f"burst-{i}") for i in range(1, 6)]
     pages = [Page(stack, emoji) for _ in range(3)]
     try:
-        wait_for(lambda: len(_connections(stack)) == before + 3)
+        wait_for(lambda: len(connection_ids(stack)) == before + 3)
         envelopes = [reaction(emoji[i % len(emoji)], user=f"U{i}", item_ts=f"7.{i:04d}")
                      for i in range(80)]
         # U3 took back their burst-4: whichever arrives first, it ends uncounted.
@@ -97,10 +102,10 @@ def test_a_burst_reaches_every_dashboard_in_a_few_updates_with_exact_counts(stac
 
 
 def test_the_slack_route_only_counts_and_the_stream_pushes(stack):
-    before = len(_connections(stack))
+    before = len(connection_ids(stack))
     page = Page(stack)
     try:
-        wait_for(lambda: len(_connections(stack)) == before + 1)
+        wait_for(lambda: len(connection_ids(stack)) == before + 1)
         rocket = own("rocket")
         response = post_event(stack, reaction(rocket, user="U9", item_ts="8.1"))
         assert response.json()["result"] == "counted"
@@ -125,20 +130,13 @@ def test_a_gone_dashboard_is_pruned_by_the_stream_handler(stack):
         "expires_at": {"N": "99999999999"}})
     page = Page(stack)
     try:
-        assert wait_for(lambda: stale in _connections(stack))
+        assert wait_for(lambda: stale in connection_ids(stack))
         wave = own("wave")
         post_event(stack, reaction(wave, user="U8", item_ts="9.1"))
         assert wait_for(lambda: page.counts().get(wave) == 1, timeout=10)
-        assert wait_for(lambda: stale not in _connections(stack))
+        assert wait_for(lambda: stale not in connection_ids(stack))
     finally:
         page.close()
-
-
-def _connections(stack):
-    items = stack.dynamodb_client().query(
-        TableName=stack.connections_table, KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": "CONN"}})["Items"]
-    return {item["sk"]["S"] for item in items}
 
 
 # ---- the handler and the poller, against the session stack's DynamoDB Local -------------
@@ -243,7 +241,7 @@ def test_dashboards_beyond_a_shard_are_pushed_by_the_pusher_processes_from_the_q
     with ServeProcess("--shard-size", "2", "--pushers", "2", secret=SECRET, team_id=TEAM) as served:
         pages = [Page(served, ["tada"]) for _ in range(5)]
         try:
-            wait_for(lambda: len(_connections(served)) == 5)
+            wait_for(lambda: len(connection_ids(served)) == 5)
             assert post_event(served, reaction("tada")).json()["result"] == "counted"
             assert wait_for(lambda: all(p.counts() == {"tada": 1} for p in pages), timeout=10)
             queued = lambda: re.findall(r"pushed a queued shard: (\d+) dashboards", served.log_text())
@@ -275,5 +273,26 @@ def test_a_page_of_another_topic_gets_no_emoji_update(stack):
         settled(stack)
         # The record from before topics was pushed to (the gateway answered Gone and it
         # was pruned); the future topic's page was not.
-        assert set(_connections(stack)) >= {"RnV0dXJlVG9waWM="}
-        assert "T2xkUmVjb3Jk" not in _connections(stack)
+        assert set(connection_ids(stack)) >= {"RnV0dXJlVG9waWM="}
+        assert "T2xkUmVjb3Jk" not in connection_ids(stack)
+
+
+def test_without_a_push_queue_the_stream_handler_pushes_every_shard_itself(stack):
+    """No PUSH_QUEUE_URL (a deployment without the queue): the shards beyond the first
+    are pushed by the stream handler too, one after another, never dropped."""
+    post_event(stack, reaction("heart"))
+    settled(stack)  # its own update went to no page
+    built = services.get()
+    alone = dataclasses.replace(built, push_queue=None, settings=dataclasses.replace(
+        built.settings, fanout_shard_size=1))
+    records = [{"eventName": "MODIFY", "dynamodb": {"Keys": {
+        "pk": {"S": counter_pk(built.workspace, ALL_TIME)}, "sk": {"S": "heart"}}}}]
+    pages = [Page(stack, ["heart"]) for _ in range(3)]
+    try:
+        wait_for(lambda: len(connection_ids(stack)) == 3)
+        report = fanout.from_stream(records, alone, time.time())
+        assert report == FanoutReport(sent=3, gone=0, failed=0)
+        assert wait_for(lambda: all(p.counts() == {"heart": 1} for p in pages))
+    finally:
+        for page in pages:
+            page.close()

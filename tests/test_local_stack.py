@@ -16,9 +16,10 @@ import threading
 import time
 import uuid
 import warnings
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from unittest import mock
 from urllib.parse import quote
 
 import boto3
@@ -35,7 +36,7 @@ from devkit.gateway import (BODY_TIMEOUT, IDLE_TIMEOUT, LOCAL_CREDENTIALS, MAX_B
                             MAX_FRAME, MAX_MESSAGE)
 from devkit.served import APP_SETTINGS, ServeProcess
 from tests.conftest import SECRET, TEAM
-from tests.helpers import connection_ids, wait_for
+from tests.helpers import connection_ids, post_event, reaction, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -505,3 +506,31 @@ def test_a_flood_then_close_leaves_no_work_behind(stack):
     assert handled - handled_before_close < sent // 10
     assert handled < sent // 2
     assert MAX_BACKLOG < sent // 100
+
+
+def test_busy_websocket_handlers_never_queue_the_slack_route(stack):
+    """As on AWS, each Lambda function has containers of its own: with every instance
+    of the `$default` function busy (FAULT INJECTION: the message handler is held until
+    released), the Slack route still answers at once."""
+    from chalicelib import live
+    size = stack._instances
+    release, lock = threading.Event(), threading.Lock()
+    busy, done = [0], [0]
+
+    def held(*args):
+        with lock:
+            busy[0] += 1
+        release.wait(30)
+        with lock:
+            done[0] += 1
+
+    with ExitStack() as sockets, mock.patch.object(live, "message", side_effect=held):
+        sockets.callback(release.set)  # last, whatever happened
+        for _ in range(size):
+            socket = sockets.enter_context(
+                connect(f"ws://{stack.host}:{stack.port}/ws", open_timeout=10))
+            socket.send('{"action": "ping"}')
+        assert wait_for(lambda: busy[0] == size, timeout=10)
+        response = post_event(stack, reaction("tada"))  # times out after 10 s if queued
+        assert response.json()["result"] == "counted"
+        assert done[0] == 0  # every $default instance was held all along

@@ -162,14 +162,15 @@ def test_concurrent_receivers_get_each_message_once(sqs_url, poller_of):
 
 
 @pytest.mark.parametrize("how", ["stdin closes", "SIGTERM"])
-def test_sqs_server_exits_cleanly(how):
+@pytest.mark.parametrize("module", ["devkit.moto_sqs", "devkit.moto_dynamodb"])
+def test_moto_servers_exit_cleanly(module, how):
     host, port = "127.0.0.1", dynamodb.free_port()
     url = dynamodb.http_url(host, port)
-    server = subprocess.Popen([sys.executable, "-m", "devkit.moto_sqs", host, str(port)],
+    server = subprocess.Popen([sys.executable, "-m", module, host, str(port)],
                               cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        dynamodb.wait_until_up(url, process=server, what="moto's SQS server")
+        dynamodb.wait_until_up(url, process=server, what=module)
         if how == "stdin closes":
             server.stdin.close()  # what the kernel does when the parent dies
         else:
