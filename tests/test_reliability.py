@@ -204,6 +204,7 @@ class Fleet:
     def __init__(self, stack, size: int):
         self.url = f"ws://{stack.host}:{stack.port}/ws"
         self.pages = [Page() for _ in range(size)]
+        self.refused = 0  # handshakes refused with a 5xx, then retried
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -217,7 +218,20 @@ class Fleet:
             await asyncio.gather(*[self._open(p) for p in self.pages[start:start + 50]])
 
     async def _open(self, page: Page) -> None:
-        page.socket = await websockets.connect(self.url, open_timeout=30, max_queue=None)
+        # A refused handshake (API Gateway answers 500 when $connect fails, say when the
+        # table is slow for a moment) is retried as the page retries it: exponential
+        # backoff from 1 s with equal jitter (frontend/assets/live.js).
+        for attempt in range(5):
+            try:
+                page.socket = await websockets.connect(self.url, open_timeout=30,
+                                                       max_queue=None)
+                break
+            except websockets.InvalidStatus as refused:
+                if refused.response.status_code < 500 or attempt == 4:
+                    raise
+                self.refused += 1
+                backoff = 2 ** attempt
+                await asyncio.sleep(backoff / 2 + random.random() * backoff / 2)
         self.loop.create_task(self._listen(page, page.socket))
         page.request_snapshot()
         await page.socket.send(json.dumps({"action": "snapshot", "window": "all",
