@@ -35,6 +35,11 @@ def leaderboard():
     return _reply(api.leaderboard, app.current_request.query_params)
 
 
+@app.route("/api/trend", methods=["GET"], cors=True)
+def trend():
+    return _reply(api.trend, app.current_request.query_params)
+
+
 @app.on_ws_connect()
 def ws_connect(event):
     live.connect(event.connection_id, services.get())

@@ -1,24 +1,38 @@
-"""GET /api/leaderboard: the same rows a WebSocket snapshot carries."""
+"""GET /api/leaderboard (the same rows a WebSocket snapshot carries) and
+GET /api/trend."""
 import logging
+import time
 from typing import Mapping, Optional, Tuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .queries import BadQuery, leaderboard_query, standings
+from . import queries, trends
 from .services import Services
+from .views import BadQuery
 
 log = logging.getLogger(__name__)
+UNAVAILABLE = 503, {"error": "the counter store is unavailable; try again"}
 
 
 def leaderboard(params: Optional[Mapping[str, str]], services: Services) -> Tuple[int, dict]:
-    params = params or {}
     try:
-        window, limit = leaderboard_query(params.get("window"), params.get("limit"))
+        view, limit = queries.request(params or {}, services)
+        board = queries.standings(services, view, limit)
     except BadQuery as error:
         return 400, {"error": str(error)}
-    try:
-        rows, total = standings(services, window, limit)
     except (ClientError, BotoCoreError) as error:
         log.error("leaderboard read failed: %s", error)
-        return 503, {"error": "the counter store is unavailable; try again"}
-    return 200, {"window": window, "total": total, "leaderboard": rows}
+        return UNAVAILABLE
+    return 200, {**view.head(), "total": board.total, "size": board.size,
+                 "leaderboard": board.rows}
+
+
+def trend(params: Optional[Mapping[str, str]], services: Services) -> Tuple[int, dict]:
+    try:
+        window, emoji = trends.trend_query(params or {})
+        return 200, trends.trend(services, window, emoji, time.time())
+    except BadQuery as error:
+        return 400, {"error": str(error)}
+    except (ClientError, BotoCoreError) as error:
+        log.error("trend read failed: %s", error)
+        return UNAVAILABLE

@@ -4,9 +4,11 @@
   CONN     {connectionId}   topic, connected_at, expires_at (TTL), ask_window, asks
 
 All connections share one partition, so the fan-out lists them, grouped by the topic
-each subscribes to, with a single Query. A topic names what a page is shown, so all of
-a topic's pages get the same update: today every page has the emoji board in every
-window (`emoji`); boards narrowed by channel or person become topics of their own.
+each subscribes to, with a single Query. A topic names the view a page shows
+(`views.View.topic`: `emoji/7d`, `givers/all`, `emoji/24h/channel=C123`), so all of a
+topic's pages get the same update. A page subscribes with each snapshot it asks
+for; until then it has `emoji`: the emoji board in every window, as pages of earlier
+releases expect (records without a topic are theirs too).
 """
 import time
 from typing import Dict, List
@@ -17,7 +19,7 @@ from botocore.exceptions import ClientError
 # that so TTL only ever removes connections that are certainly gone.
 CONNECTION_TTL = 3 * 3600
 PARTITION = "CONN"
-EMOJI_BOARD = "emoji"  # the topic of every page today
+EVERY_WINDOW = "emoji"  # views.EVERY_WINDOW (imported there: this module is lower)
 # What one dashboard may ask: a page sends a snapshot request when it connects or
 # opens a tab, and a ping a minute; a loop sending more only loads the store for
 # everyone. API Gateway's stage throttling is per route, not per connection.
@@ -31,12 +33,26 @@ class ConnectionStore:
         self._table = table
         self._clock = clock
 
-    def add(self, connection_id: str, topic: str = EMOJI_BOARD) -> None:
+    def add(self, connection_id: str) -> None:
         now = int(self._clock())
         self._db.put_item(TableName=self._table, Item={
-            "pk": {"S": PARTITION}, "sk": {"S": connection_id}, "topic": {"S": topic},
+            "pk": {"S": PARTITION}, "sk": {"S": connection_id}, "topic": {"S": EVERY_WINDOW},
             "connected_at": {"N": str(now)}, "expires_at": {"N": str(now + CONNECTION_TTL)},
         })
+
+    def subscribe(self, connection_id: str, topic: str) -> bool:
+        """Point the connection's updates at `topic`; False if it is gone. Done before
+        the snapshot is read, so every change committed after that read reaches it."""
+        try:
+            self._db.update_item(
+                TableName=self._table, Key={"pk": {"S": PARTITION}, "sk": {"S": connection_id}},
+                UpdateExpression="SET topic = :t", ConditionExpression="attribute_exists(sk)",
+                ExpressionAttributeValues={":t": {"S": topic}})
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
 
     def admit(self, connection_id: str) -> str:
         """Count one message from a dashboard against its allowance: "ok"; "limited"
@@ -93,7 +109,7 @@ class ConnectionStore:
                                            ":now": {"N": str(int(self._clock()))}},
                 ProjectionExpression="sk, topic"):
             for item in page["Items"]:
-                topic = item.get("topic", {}).get("S", EMOJI_BOARD)  # records from before topics
+                topic = item.get("topic", {}).get("S", EVERY_WINDOW)
                 topics.setdefault(topic, []).append(item["sk"]["S"])
         return topics
 

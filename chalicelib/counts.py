@@ -3,15 +3,19 @@
 Table layout (see docs/architecture.md for the full picture):
 
   pk                                  sk               what
-  C#{workspace}#{scope}#ALL           {emoji}          all-time count n, version v
-  C#{workspace}#{scope}#H#{hour}      {emoji}          count n in that UTC hour (TTL)
-  C#{workspace}#{scope}#D#{day}       {emoji}          count n on that UTC day (TTL)
+  C#{workspace}#{scope}#ALL           {key}            all-time count n, version v
+  C#{workspace}#{scope}#H#{hour}      {key}            count n in that UTC hour (TTL)
+  C#{workspace}#{scope}#D#{day}       {key}            count n on that UTC day (TTL)
+  C#{workspace}#all#M#{month}         {emoji}          count n in that UTC month (TTL)
   R#{workspace}#{item}                {user}#{reaction} one reaction's state
   E#{workspace}#{event_id}            E                dedupe record (TTL)
 
-Every counted event is ONE TransactWriteItems: the dedupe record, the reaction's
-new state (guarded by its version) and every counter change commit together or
-not at all. Only GetItem, Query and TransactGetItems are used to read: no Scan.
+A scope is one board: `all` (the workspace's emoji), `C:{channel}`, `G:{giver}`,
+`R:{receiver}` (emoji narrowed to one of them), and `channels`, `givers`,
+`receivers` (whose keys are channel and user ids). Every counted event is ONE
+TransactWriteItems: the dedupe record, the reaction's new state (guarded by its
+version), a check that the reacting user is no bot, and every counter change
+commit together or not at all. Only GetItem, Query and TransactGetItems are used to read: no Scan.
 Boto3 *clients* only: Chalice's policy generator does not see resource calls.
 """
 import logging
@@ -19,16 +23,18 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from botocore.exceptions import ClientError
 
 from . import windows
+from .directory import BOTS_ATTRIBUTE, bots_key
 from .slack_events import Reaction
 
 log = logging.getLogger(__name__)
 
-SCOPE = "all"  # the workspace-wide board; per-user / per-channel scopes slot in here
+SCOPE = "all"  # the workspace's emoji board
+CHANNELS, GIVERS, RECEIVERS = "channels", "givers", "receivers"
 DEDUPE_TTL = 2 * windows.DAY  # Slack retries for about an hour at most
 TOMBSTONE_TTL = 7 * windows.DAY
 MAX_ATTEMPTS = 8  # optimistic-concurrency retries when two events race on one reaction
@@ -39,27 +45,37 @@ _READ_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="counts-read")
 
 @dataclass(frozen=True)
 class Change:
-    """The absolute new count of one emoji in one window."""
-    emoji: str
+    """The absolute new count of one key (an emoji, a channel, a person) of a board
+    in one window."""
+    key: str
     window: str
     count: int
-    version: int  # grows with every change of this emoji: newer wins on a dashboard
-
-    def to_json(self) -> dict:
-        return {"emoji": self.emoji, "count": self.count, "window": self.window,
-                "version": self.version}
+    version: int  # grows with every change of this key: newer wins on a dashboard
 
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # "counted", "duplicate" (same event_id seen) or "unchanged"
+    status: str  # "counted", "duplicate" (same event_id seen), "unchanged" or "bot"
     emoji: str
     touched: List[str]  # the buckets whose counts changed
     at: float  # when it was counted: decides which windows the buckets belong to
 
 
-def counter_pk(workspace: str, bucket: str) -> str:
-    return f"C#{workspace}#{SCOPE}#{bucket}"
+def counter_pk(workspace: str, bucket: str, scope: str = SCOPE) -> str:
+    return f"C#{workspace}#{scope}#{bucket}"
+
+
+def counters_of(event: Reaction) -> List[Tuple[str, str]]:
+    """(scope, key) of every counter the reaction moves: the workspace's emoji, the
+    emoji of its channel, giver and receiver, and the channel, giver and receiver
+    boards. A file has no channel; an event without item_user has no receiver."""
+    emoji, found = event.emoji, [(SCOPE, event.emoji)]
+    if event.channel:
+        found += [(f"C:{event.channel}", emoji), (CHANNELS, event.channel)]
+    found += [(f"G:{event.user}", emoji), (GIVERS, event.user)]
+    if event.item_user:
+        found += [(f"R:{event.item_user}", emoji), (RECEIVERS, event.item_user)]
+    return found
 
 
 def _n(value: int) -> dict:
@@ -119,7 +135,9 @@ class CountStore:
                 if is_duplicate(error):
                     return Outcome("duplicate", event.emoji, [], now)
                 reasons = error.response.get("CancellationReasons", [])
-                if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons[2:]):
+                if len(reasons) > 2 and reasons[2].get("Code") == "ConditionalCheckFailed":
+                    return Outcome("bot", event.emoji, [], now)  # counted nowhere
+                if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons[3:]):
                     # A decrement would go below zero: the counters disagree with the
                     # reaction records (edited by hand?). Never go negative; say so.
                     log.error("counter below zero refused for %s; event %s not counted",
@@ -139,14 +157,32 @@ class CountStore:
     def transaction(self, event: Reaction, workspace: str, current: Optional[dict],
                     now: float):
         """The one TransactWriteItems that counts `event`, given the reaction's
-        `current` record: (items, delta, touched buckets)."""
+        `current` record: (items, delta, the workspace emoji's touched buckets).
+
+        Items, in this order (a cancellation's reasons are read by position): the
+        dedupe record, the reaction, the not-a-bot check, the counters. Every board's
+        counters share the hour and day buckets; only the workspace's emoji have
+        months (the 12-month trend)."""
         delta, bucket_time, new_state = _transition(current, event, now)
-        touched = windows.buckets_for_event(bucket_time, now) if delta else []
+        touched = windows.buckets_for_event(bucket_time, now, months=True) if delta else []
         items = [dedupe_put(self._table, workspace, event.event_id, now),
-                 self._reaction_put(_reaction_key(event, workspace), current, new_state)]
-        items += [self._counter_update(workspace, event.emoji, b, delta, bucket_time)
-                  for b in touched]
+                 self._reaction_put(_reaction_key(event, workspace), current, new_state),
+                 self._not_a_bot(workspace, event.user)]
+        for scope, key in counters_of(event) if delta else []:
+            items += [self._counter_update(workspace, scope, key, b, delta, bucket_time)
+                      for b in touched if scope == SCOPE or not b.startswith("M#")]
         return items, delta, touched
+
+    def _not_a_bot(self, workspace: str, user: str) -> dict:
+        """Reactions by bots count nowhere. Which users are bots is kept in one item
+        (chalicelib/directory.py, from users.list and user events), checked inside the
+        transaction: no extra call on the Slack route, and no stale copy in memory."""
+        return {"ConditionCheck": {
+            "TableName": self._table, "Key": bots_key(workspace),
+            "ConditionExpression": "attribute_not_exists(#ids) OR NOT contains(#ids, :user)",
+            "ExpressionAttributeNames": {"#ids": BOTS_ATTRIBUTE},
+            "ExpressionAttributeValues": {":user": {"S": user}},
+        }}
 
     def _reaction_put(self, key: dict, current: Optional[dict], state: dict) -> dict:
         version = int(current["ver"]["N"]) if current else 0
@@ -160,11 +196,11 @@ class CountStore:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
         return {"Put": put}
 
-    def _counter_update(self, workspace: str, emoji: str, bucket: str, delta: int,
-                        t: float) -> dict:
+    def _counter_update(self, workspace: str, scope: str, key: str, bucket: str,
+                        delta: int, t: float) -> dict:
         update = {
             "TableName": self._table,
-            "Key": {"pk": {"S": counter_pk(workspace, bucket)}, "sk": {"S": emoji}},
+            "Key": {"pk": {"S": counter_pk(workspace, bucket, scope)}, "sk": {"S": key}},
             "UpdateExpression": "ADD n :d",
             "ExpressionAttributeValues": {":d": _n(delta)},
         }
@@ -181,61 +217,94 @@ class CountStore:
 
     # ---- reads --------------------------------------------------------------
 
-    def current_counts(self, workspace: str, emoji: str, touched: List[str],
-                       now: float) -> List[Change]:
-        """The emoji's new total in every window that `touched` buckets belong to.
+    def current_counts(self, workspace: str, scope: str, key: str, touched: List[str],
+                       now: float, wanted: Iterable[str] = windows.WINDOWS) -> List[Change]:
+        """The key's new count in each `wanted` window that `touched` buckets belong to.
 
         The buckets are read with TransactGetItems in chunks that each include the
-        all-time item. Every change to the emoji bumps its version there in the same
+        all-time item. Every change to the key bumps its version there in the same
         transaction, so chunks that agree on the version form one consistent snapshot.
         """
-        per_window = windows.windows_touched(touched, now)
+        per_window = {w: members for w, members in windows.windows_touched(touched, now).items()
+                      if w in wanted}
         others = [b for b in dict.fromkeys(b for bs in per_window.values() for b in bs)
                   if b != windows.ALL_TIME]
+        if not per_window:
+            return []
         step = TRANSACT_GET_LIMIT - 1
         chunks = [others[i:i + step] for i in range(0, len(others), step)] or [[]]
         for _ in range(MAX_ATTEMPTS):
             counts, versions = {}, set()
             for chunk_counts, version in _READ_POOL.map(
-                    lambda chunk: self._read_buckets(workspace, emoji, chunk), chunks):
+                    lambda chunk: self._read_buckets(workspace, scope, key, chunk), chunks):
                 counts.update(chunk_counts)
                 versions.add(version)
             if len(versions) == 1:
                 version = versions.pop()
-                return [Change(emoji, window, max(0, sum(counts[b] for b in members)), version)
+                return [Change(key, window, max(0, sum(counts[b] for b in members)), version)
                         for window, members in per_window.items()]
-        raise RuntimeError(f"counts of {emoji} kept changing while being read")
+        raise RuntimeError(f"counts of {key} kept changing while being read")
 
-    def _read_buckets(self, workspace: str, emoji: str, buckets: List[str]):
-        """One atomic read of the emoji's all-time item and `buckets`: (counts, version)."""
+    def _read_buckets(self, workspace: str, scope: str, key: str, buckets: List[str]):
+        """One atomic read of the key's all-time item and `buckets`: (counts, version)."""
         wanted = [windows.ALL_TIME] + buckets
         response = self._db.transact_get_items(TransactItems=[
             {"Get": {"TableName": self._table,
-                     "Key": {"pk": {"S": counter_pk(workspace, b)}, "sk": {"S": emoji}}}}
+                     "Key": {"pk": {"S": counter_pk(workspace, b, scope)}, "sk": {"S": key}}}}
             for b in wanted])
         items = [entry.get("Item") or {} for entry in response["Responses"]]
         counts = {b: int(item.get("n", {"N": "0"})["N"]) for b, item in zip(wanted, items)}
         return counts, int(items[0].get("v", {"N": "0"})["N"])
 
-    def leaderboard(self, workspace: str, window: str, limit: int) -> "Standings":
-        """The window's rows by count descending, then name, emoji at 0 left out, each
-        with the emoji's version; and the window's total over every emoji."""
+    def leaderboard(self, workspace: str, window: str, limit: Optional[int],
+                    scope: str = SCOPE, keep: Optional[Callable[[List[str]], Set[str]]] = None
+                    ) -> "Standings":
+        """The window's rows by count descending, then key, keys at 0 left out, each
+        with its version; and the window's total over every key. `keep`, given the
+        keys with a count, says which may be shown (the channel board leaves private
+        conversations out): the others count in neither rows nor total."""
         totals: Dict[str, int] = defaultdict(int)
-        all_time = counter_pk(workspace, windows.ALL_TIME)
-        pks = [counter_pk(workspace, b) for b in windows.buckets(window, self._clock())]
+        all_time = counter_pk(workspace, windows.ALL_TIME, scope)
+        pks = [counter_pk(workspace, b, scope) for b in windows.buckets(window, self._clock())]
         partitions = list(_READ_POOL.map(self._read_partition, pks))
         for partition in partitions:
-            for emoji, n, _ in partition:
-                totals[emoji] += n
+            for key, n, _ in partition:
+                totals[key] += n
         # Versions are read after the counts (or with them, for `all`), so a row's
         # version is never older than its count: a page that drops updates older than
         # the version it holds can then never drop a newer count.
         latest = partitions[0] if pks == [all_time] else self._read_partition(all_time)
-        versions = {emoji: v for emoji, _, v in latest}
-        rows = sorted(((e, n) for e, n in totals.items() if n > 0), key=lambda r: (-r[1], r[0]))
+        versions = {key: v for key, _, v in latest}
+        rows = [(k, n) for k, n in totals.items() if n > 0]
+        if keep is not None:
+            shown = keep([k for k, _ in rows])
+            rows = [(k, n) for k, n in rows if k in shown]
+        rows.sort(key=lambda r: (-r[1], r[0]))
         return Standings(
-            rows=[{"emoji": e, "count": n, "version": versions.get(e, 0)} for e, n in rows[:limit]],
-            total=sum(n for _, n in rows))
+            rows=[{"key": k, "count": n, "version": versions.get(k, 0)}
+                  for k, n in (rows if limit is None else rows[:limit])],
+            total=sum(n for _, n in rows), size=len(rows))
+
+    def versions(self, workspace: str, scope: str = SCOPE) -> Dict[str, int]:
+        """Every key's version (its all-time item's `v`) on one board."""
+        return {key: v for key, _, v in
+                self._read_partition(counter_pk(workspace, windows.ALL_TIME, scope))}
+
+    def bucket_counts(self, workspace: str, buckets: List[str], key: Optional[str]
+                      ) -> Dict[str, int]:
+        """The workspace's emoji count in each bucket: of one emoji (`key`), or of
+        every emoji (each bucket's partition summed). For the trend chart."""
+        if key is not None:
+            return dict(_READ_POOL.map(lambda b: (b, self._read_one(workspace, b, key)), buckets))
+        return dict(_READ_POOL.map(
+            lambda b: (b, sum(n for _, n, _ in self._read_partition(counter_pk(workspace, b)))),
+            buckets))
+
+    def _read_one(self, workspace: str, bucket: str, key: str) -> int:
+        item = self._db.get_item(TableName=self._table, ProjectionExpression="n",
+                                 Key={"pk": {"S": counter_pk(workspace, bucket)},
+                                      "sk": {"S": key}}).get("Item") or {}
+        return int(item.get("n", {"N": "0"})["N"])
 
     def _read_partition(self, pk: str) -> List[tuple]:
         """(emoji, count, version) of every counter in one bucket partition."""
@@ -253,8 +322,9 @@ class CountStore:
 
 @dataclass(frozen=True)
 class Standings:
-    rows: List[dict]  # {"emoji", "count", "version"}
-    total: int        # over every emoji in the window, not only the rows
+    rows: List[dict]  # {"key", "count", "version"}
+    total: int        # over every key in the window, not only the rows
+    size: int         # how many keys have a count: more than the rows when cut
 
 
 def _transition(current: Optional[dict], event: Reaction, now: float):

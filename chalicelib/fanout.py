@@ -1,7 +1,8 @@
 """Counted changes to the dashboards: one path, fed by the counts table's stream.
 
-  stream batch -> which emoji changed (`changed_counters`)
-               -> per topic, one update with their new absolute counts (`updates`)
+  stream batch -> which counters changed (`changed_counters`)
+               -> per topic (a view pages show), one update with the new absolute
+                  counts of its board's changed keys in its window (`updates`)
                -> the topic's connections in shards of FANOUT_SHARD_SIZE (`shards.split`)
                -> the stream handler pushes the first shard and queues the rest
                -> `push_shard` pushes each queued shard, as many in parallel as there are
@@ -11,60 +12,113 @@ forms while the previous one is pushed. Pushes are absolute and versioned, so a 
 or a shard delivered twice (Lambda retries) changes nothing on a dashboard.
 """
 import logging
-from typing import Dict, Iterable, List, Mapping, Optional, Set
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from . import messages
 from .broadcast import FanoutReport
-from .connections import EMOJI_BOARD
 from .counts import counter_pk
-from .emoji import safe_decorate
+from .queries import dress, public_channels
 from .services import Services
 from .shards import Shard, split
+from .views import PEOPLE, PERSON_FILTERS, View, from_topic
+from .windows import ALL_TIME, WINDOWS
 
 log = logging.getLogger(__name__)
 
-# The stream handler's event source mapping. A counted event writes about five items
-# (dedupe record, reaction, three counters), so a batch holds up to ~200 events. No
+# The stream handler's event source mapping. A counted event writes up to 25 items
+# (dedupe record, reaction, 23 counters: docs/architecture.md), so a batch of
+# 10,000 records (Lambda's most for a DynamoDB stream) holds 400 events or more. No
 # batching window: Lambda invokes as soon as it has records, and while one batch is
 # pushed the next gathers (one batch at a time per stream shard), so the batch size
 # grows with the load by itself (docs/performance.md has the measurement).
-STREAM_BATCH_SIZE = 1000
+STREAM_BATCH_SIZE = 10000
 STREAM_BATCH_WINDOW_S = 0
+# Each changed key of each watched board is one consistent read of its buckets.
+_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fanout-read")
 
 
-def changed_counters(records: Iterable[dict], workspace: str) -> Dict[str, Set[str]]:
-    """Which emoji's counters the stream records wrote, and in which buckets.
+Changed = Dict[Tuple[str, str], Set[str]]  # (scope, key) -> buckets written
 
-    Only keys are read (the stream is KEYS_ONLY): every counted event writes the
-    emoji's all-time item and its hour and day buckets; other items (dedupe records,
-    reactions, the emoji catalog) and TTL deletions of old buckets change no count
-    a dashboard shows, so they are skipped."""
-    prefix = counter_pk(workspace, "")
-    changed: Dict[str, Set[str]] = {}
+
+def changed_counters(records: Iterable[dict], workspace: str) -> Changed:
+    """Which counters the stream records wrote: (scope, key) -> buckets.
+
+    Only keys are read (the stream is KEYS_ONLY): a counted event writes each of its
+    boards' all-time item and hour and day buckets (docs/architecture.md); other items
+    (dedupe records, reactions, the emoji catalog, the directory) and TTL deletions of
+    old buckets change no count a dashboard shows, so they are skipped."""
+    prefix = counter_pk(workspace, "", "")[:-1]  # "C#{workspace}#"
+    changed: Changed = {}
     for record in records:
         if record.get("eventName") not in ("INSERT", "MODIFY"):
             continue
         keys = record.get("dynamodb", {}).get("Keys", {})
         pk, sk = keys.get("pk", {}).get("S", ""), keys.get("sk", {}).get("S")
-        if pk.startswith(prefix) and sk:
-            changed.setdefault(sk, set()).add(pk[len(prefix):])
+        if not (pk.startswith(prefix) and sk):
+            continue
+        rest = pk[len(prefix):]  # "{scope}#ALL" or "{scope}#H#2026-11-23T14"
+        if rest.endswith("#" + ALL_TIME):
+            scope, bucket = rest[:-len(ALL_TIME) - 1], ALL_TIME
+        else:
+            scope, kind, stamp = rest.rsplit("#", 2)
+            bucket = f"{kind}#{stamp}"
+        changed.setdefault((scope, sk), set()).add(bucket)
     return changed
 
 
-def updates(services: Services, changed: Mapping[str, Iterable[str]], at: float,
+def updates(services: Services, changed: Changed, at: float,
             topics: Iterable[str]) -> Dict[str, List[bytes]]:
-    """The update messages of each topic that has subscribers: the counts of the
-    `changed` emoji (emoji -> buckets written) in each window those buckets belong to
-    at time `at`. A topic this code does not know (a page of a newer release) gets
+    """The update messages of each topic that has subscribers: the absolute counts,
+    in the topic's window, of the topic's board's keys that `changed`, dressed as its
+    rows are. Topics sharing a board and window share the reads. A topic this code
+    does not know (a page of a newer release) or whose keys did not change gets
     nothing. Store errors propagate."""
+    wanted: Dict[str, View] = {}
+    for topic in topics:
+        view = from_topic(topic)
+        if view is not None and _allowed(view, services):
+            wanted[topic] = view
+    # One consistent read per changed key, of the windows its topics show.
+    reads: Dict[Tuple[str, str], Set[str]] = {}
+    for view in wanted.values():
+        for scope, key in changed:
+            if scope == view.scope:
+                reads.setdefault((scope, key), set()).update(
+                    WINDOWS if view.window is None else [view.window])
+    found = dict(zip(reads, _POOL.map(
+        lambda read: services.counts.current_counts(
+            services.workspace, read[0], read[1], list(changed[read]), at, wanted=reads[read]),
+        reads)))
     result: Dict[str, List[bytes]] = {}
-    if EMOJI_BOARD in topics:
-        rows: List[dict] = []
-        for emoji, touched in changed.items():
-            rows += [c.to_json() for c in
-                     services.counts.current_counts(services.workspace, emoji, list(touched), at)]
-        result[EMOJI_BOARD] = messages.update(safe_decorate(services.emoji, services.workspace, rows))
+    for topic, view in wanted.items():
+        rows = [{view.row_key: c.key, "count": c.count, "window": c.window,
+                 "version": c.version}
+                for (scope, _), changes in found.items() if scope == view.scope
+                for c in changes if view.window in (None, c.window)]
+        rows = _visible(services, view, rows)
+        if rows:
+            result[topic] = messages.update(view.head(), dress(services, view, rows))
     return result
+
+
+def _allowed(view: View, services: Services) -> bool:
+    """People topics are refused at subscription while PEOPLE_BOARDS is off; a record
+    from before the switch still gets nothing."""
+    return services.settings.people_boards or not (
+        view.board in PEOPLE or (view.narrowed and view.narrowed[0] in PERSON_FILTERS))
+
+
+def _visible(services: Services, view: View, rows: List[dict]) -> List[dict]:
+    """The rows a page of this view may see: the channel board never names a private
+    conversation; the unused board is about custom emoji only."""
+    if view.board == "channels":
+        public = public_channels(services, [r["channel"] for r in rows])
+        return [r for r in rows if r["channel"] in public]
+    if view.board == "unused":
+        custom = services.emoji.custom(services.workspace)
+        return [r for r in rows if r["emoji"] in custom]
+    return rows
 
 
 def from_stream(records: List[dict], services: Services, now: float) -> Optional[FanoutReport]:

@@ -55,12 +55,16 @@ def handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply
     if isinstance(event, slack_events.EmojiChanged):
         return _emoji_changed(event, services)
 
+    if event.channel in services.settings.excluded_channels:
+        return 200, {"ok": True, "ignored": f"channel {event.channel} is excluded"}
     try:
         outcome = services.counts.record(event, services.workspace)
     except (ClientError, BotoCoreError, RuntimeError) as error:
         # Nothing was committed (the write is one transaction): a 5xx makes Slack retry.
         log.error("could not count event %s: %s", event.event_id, error)
         return 503, {"error": "the counter store is unavailable; Slack will retry"}
+    if outcome.status == "bot":
+        return 200, {"ok": True, "ignored": f"user {event.user} is a bot"}
     return 200, {"ok": True, "result": outcome.status}
 
 

@@ -1,12 +1,14 @@
 """The dashboards' WebSocket: connect, disconnect, and the messages they send."""
 import json
 import logging
+from typing import Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import messages
 from .connections import ASK_LIMIT, ASK_WINDOW_SECONDS
-from .queries import BadQuery, leaderboard_query, standings
+from . import queries
+from .views import BadQuery
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -21,8 +23,10 @@ def disconnect(connection_id: str, services: Services) -> None:
     services.connections.remove(connection_id)
 
 
-def reply_to(body: str, services: Services) -> list:
-    """The messages that answer one client message (never raises for bad input)."""
+def reply_to(body: str, services: Services, connection_id: Optional[str] = None) -> list:
+    """The messages that answer one client message (never raises for bad input). A
+    snapshot request subscribes `connection_id` to its view first, so the page gets
+    every change committed after the snapshot's read."""
     if len(body) > MAX_CLIENT_MESSAGE:
         return [messages.error(f"message larger than {MAX_CLIENT_MESSAGE} bytes")]
     try:
@@ -36,15 +40,19 @@ def reply_to(body: str, services: Services) -> list:
         return [messages.pong()]
     if action == "snapshot":
         try:
-            window, limit = leaderboard_query(request.get("window"), request.get("limit"))
+            view, limit = queries.request(request, services)
+            # A request naming no board is a page of an earlier release: it keeps
+            # the topic it connected with, the emoji board in every window.
+            if "board" in request and connection_id is not None \
+                    and not services.connections.subscribe(connection_id, view.topic):
+                return []  # gone meanwhile: nobody to answer
+            board = queries.standings(services, view, limit)
         except BadQuery as error:
             return [messages.error(str(error))]
-        try:
-            rows, total = standings(services, window, limit)
         except (ClientError, BotoCoreError) as error:
             log.error("snapshot failed: %s", error)
             return [messages.error("the counter store is unavailable; try again")]
-        return messages.snapshot(window, rows, total)
+        return messages.snapshot(view.head(), board.rows, board.total, board.size)
     return [messages.error(f"unknown action {action!r}; use 'snapshot' or 'ping'")]
 
 
@@ -56,7 +64,7 @@ def message(connection_id: str, body: str, services: Services) -> None:
         admission = "ok"  # the store is the bottleneck either way; the reply will say so
     if admission == "ok":
         try:
-            replies = reply_to(body, services)
+            replies = reply_to(body, services, connection_id)
         except Exception:  # noqa: BLE001 -- a page must hear back, whatever the bug
             log.exception("could not answer a message from %s", connection_id)
             replies = [messages.error("the server could not answer; try again")]

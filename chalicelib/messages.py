@@ -28,16 +28,17 @@ def error(text: str) -> bytes:
     return encode({"type": "error", "message": text})
 
 
-def update(changes: Iterable[dict]) -> List[bytes]:
-    """`{"type": "update", "changes": [...]}`, as many as the size limit needs."""
-    return _split({"type": "update"}, "changes", list(changes))
+def update(head: dict, changes: Iterable[dict]) -> List[bytes]:
+    """`{"type": "update", <view>, "changes": [...]}`, as many as the size limit
+    needs. `head` says which view (board, window, filter) the changes are of."""
+    return _split({"type": "update", **head}, "changes", list(changes))
 
 
-def snapshot(window: str, rows: List[dict], total: int) -> List[bytes]:
-    """`{"type": "snapshot", "window": w, "total": t, "leaderboard": [...]}`; when
-    split, each part carries `part` and `parts` so the page can tell it has the
-    whole board. `total` counts every emoji in the window, not only these rows."""
-    head = {"type": "snapshot", "window": window, "total": total}
+def snapshot(head: dict, rows: List[dict], total: int, size: int) -> List[bytes]:
+    """`{"type": "snapshot", <view>, "total": t, "size": n, "leaderboard": [...]}`;
+    when split, each part carries `part` and `parts` so the page can tell it has the
+    whole board. `total` counts over the whole board, `size` its rows, not only these."""
+    head = {"type": "snapshot", **head, "total": total, "size": size}
     chunks = _chunks({**head, "part": 999, "parts": 999}, "leaderboard", rows)
     return [encode({**head, "leaderboard": chunk,
                     **({"part": i + 1, "parts": len(chunks)} if len(chunks) > 1 else {})})

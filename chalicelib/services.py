@@ -12,6 +12,7 @@ from . import settings as settings_module
 from .broadcast import Broadcaster
 from .connections import ConnectionStore
 from .counts import CountStore
+from .directory import Directory
 from .emoji import EmojiCatalog
 from .management import ManagementAPI
 from .shards import PushQueue
@@ -36,6 +37,7 @@ class Services:
     connections: ConnectionStore
     broadcaster: Broadcaster
     emoji: EmojiCatalog
+    directory: Directory
     push_queue: Optional[PushQueue]  # None without PUSH_QUEUE_URL: one handler pushes all
 
     @property
@@ -86,6 +88,8 @@ def get() -> Services:
         broadcaster=Broadcaster(management, connections, settings.fanout_workers),
         emoji=EmojiCatalog(dynamodb, settings.counts_table, settings.slack_bot_token,
                            settings.slack_api_url),
+        directory=Directory(dynamodb, settings.counts_table, settings.slack_bot_token,
+                            settings.slack_api_url),
         push_queue=PushQueue(lambda: session.client(
             "sqs", endpoint_url=settings.sqs_endpoint_url,
             region_name=settings.region or "us-east-1", config=_SQS_CONFIG),

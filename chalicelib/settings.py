@@ -5,7 +5,7 @@ locally `devkit serve` sets them. Only endpoints differ between the two.
 """
 import os
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import FrozenSet, Mapping, Optional
 
 
 SLACK_API_URL = "https://slack.com/api/"
@@ -38,6 +38,10 @@ class Settings:
     sqs_endpoint_url: Optional[str]  # a local SQS (the devkit's moto server)
     fanout_shard_size: int
     fanout_workers: int
+    # Analytics: the givers and receivers boards and person filters (off: nowhere),
+    # and conversations whose reactions count nowhere.
+    people_boards: bool
+    excluded_channels: FrozenSet[str]
 
     def management_endpoint(self) -> str:
         """The API Gateway Management API endpoint that reaches our dashboards."""
@@ -76,6 +80,17 @@ def _number(env: Mapping[str, str], name: str, default, kind):
     return value
 
 
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise SettingsError(f"environment variable {name} must be on or off, got {raw!r}")
+
+
 def load(env: Mapping[str, str] = os.environ) -> Settings:
     return Settings(
         counts_table=_required(env, "COUNTS_TABLE"),
@@ -92,6 +107,9 @@ def load(env: Mapping[str, str] = os.environ) -> Settings:
         sqs_endpoint_url=env.get("SQS_ENDPOINT_URL") or None,
         fanout_shard_size=_number(env, "FANOUT_SHARD_SIZE", 500, int),
         fanout_workers=_number(env, "FANOUT_WORKERS", 16, int),
+        people_boards=_switch(env, "PEOPLE_BOARDS", True),
+        excluded_channels=frozenset(c.strip() for c in env.get("EXCLUDED_CHANNELS", "").split(",")
+                                    if c.strip()),
     )
 
 

@@ -4,6 +4,7 @@ Only the fields Emojiboard uses are checked; anything else in the body is ignore
 as Slack adds fields over time.
 """
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple, Union
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 from .names import canonical, name_ok, split_reaction
 
 MAX_ID = 255
+SLACKBOT = "USLACKBOT"  # Slack's own bot: users.list lists it with is_bot false
 # Slack stamps an event when it happens and signs the request moments later; the
 # signature's replay window is 5 minutes, so no genuine event is dated further ahead.
 MAX_FUTURE_SECONDS = 300
@@ -40,6 +42,13 @@ class Reaction:
     reaction: str        # e.g. "+1::skin-tone-2": Slack's, standard aliases folded
     item: str            # what was reacted to, e.g. "C123/1700000000.000100"
     event_time: float    # seconds since the epoch
+    item_user: Optional[str] = None  # whose message or file it is, when Slack says
+
+    @property
+    def channel(self) -> Optional[str]:
+        """The conversation of a message reaction; files have none."""
+        head, _, rest = self.item.partition("/")
+        return head if rest and head not in ("file", "file_comment") else None
 
     @property
     def emoji(self) -> str:
@@ -79,12 +88,24 @@ def _field(obj: dict, name: str, where: str, max_len: int = MAX_ID) -> str:
     return value
 
 
+# Slack's ids are upper-case letters and digits (`U024BE7LH`, `C0123`); this is a
+# little wider, but keeps every id free of the `#`, `/` and `:` that join keys.
+_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _slack_id(obj: dict, name: str, where: str) -> str:
+    value = _field(obj, name, where)
+    if not _ID.fullmatch(value):
+        raise BadRequest(f"{where}.{name} is not a Slack id (letters and digits)")
+    return value
+
+
 def _item_key(item: Any) -> str:
     if not isinstance(item, dict):
         raise BadRequest("event.item must be an object")
     kind = _field(item, "type", "event.item")
     if kind == "message":
-        return f"{_field(item, 'channel', 'event.item')}/{_field(item, 'ts', 'event.item')}"
+        return f"{_slack_id(item, 'channel', 'event.item')}/{_field(item, 'ts', 'event.item')}"
     if kind == "file":
         return f"file/{_field(item, 'file', 'event.item')}"
     if kind == "file_comment":
@@ -144,14 +165,17 @@ def parse(body: bytes, now: Optional[float] = None) -> SlackEvent:
         raise BadRequest("event.reaction is not an emoji name (lower case, no spaces or "
                          "punctuation but _ + - ', one script, then ::skin-tone-N)")
     reaction = "::".join((canonical(parts[0]),) + parts[1])
+    if event.get("user") == SLACKBOT:
+        return Ignored("a reaction by Slackbot")
     return Reaction(
         event_id=_field(envelope, "event_id", "body"),
         team_id=_field(envelope, "team_id", "body"),
         added=event_type == "reaction_added",
-        user=_field(event, "user", "event"),
+        user=_slack_id(event, "user", "event"),
         reaction=reaction,
         item=_item_key(event.get("item")),
         event_time=_event_time(event, envelope, time.time() if now is None else now),
+        item_user=_slack_id(event, "item_user", "event") if event.get("item_user") else None,
     )
 
 

@@ -35,7 +35,8 @@ def signed_headers(body: bytes, secret: str, timestamp: Optional[int] = None,
 def reaction_event(reaction: str, *, added: bool = True, team_id: str = "T0DEMO",
                    user: str = "U0DEMO", channel: str = "C0DEMO",
                    item_ts: Optional[str] = None, event_time: Optional[float] = None,
-                   event_id: Optional[str] = None) -> dict:
+                   event_id: Optional[str] = None, item_user: Optional[str] = "U0AUTHOR"
+                   ) -> dict:
     """An Events API envelope around a reaction_added / reaction_removed event."""
     now = time.time() if event_time is None else event_time
     return {
@@ -44,7 +45,8 @@ def reaction_event(reaction: str, *, added: bool = True, team_id: str = "T0DEMO"
         "event_time": int(now),
         "event": {
             "type": "reaction_added" if added else "reaction_removed",
-            "user": user, "reaction": reaction, "item_user": "U0AUTHOR",
+            "user": user, "reaction": reaction,
+            **({"item_user": item_user} if item_user else {}),
             "item": {"type": "message", "channel": channel, "ts": item_ts or f"{now:.6f}"},
             "event_ts": f"{now:.6f}",
         },

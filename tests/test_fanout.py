@@ -228,9 +228,16 @@ def test_only_counter_writes_of_this_workspace_are_changes():
         record("REMOVE", "C#T1#all#H#2026-11-20T01", "tada"),       # TTL expiry
         record("MODIFY", "C#T2#all#ALL", "joy"),                    # another workspace
         record("MODIFY", "EMOJI#T1", "parrot"),                     # the emoji catalog
+        record("MODIFY", "USER#T1", "U1"),                          # the directory
+        record("MODIFY", "C#T1#all#M#2026-11", "fire"),
+        record("MODIFY", "C#T1#C:C1#ALL", "fire"),                  # that channel's emoji
+        record("MODIFY", "C#T1#C:C1#D#2026-11-23", "fire"),
+        record("MODIFY", "C#T1#givers#H#2026-11-23T04", "U1"),      # the givers board
     ]
     assert fanout.changed_counters(records, "T1") == {
-        "fire": {"ALL", "H#2026-11-23T04", "D#2026-11-23"}}
+        ("all", "fire"): {"ALL", "H#2026-11-23T04", "D#2026-11-23", "M#2026-11"},
+        ("C:C1", "fire"): {"ALL", "D#2026-11-23"},
+        ("givers", "U1"): {"H#2026-11-23T04"}}
 
 
 def test_dashboards_beyond_a_shard_are_pushed_by_the_pusher_processes_from_the_queue():

@@ -83,13 +83,17 @@ def test_5000_events_a_third_retried_from_8_threads_count_exactly(stack):
     rng = random.Random(5000)
     emoji = ["+1", "heart", "joy", "tada", "eyes", "fire", "rocket"]
     now = time.time()
+    # Four channels, 97 givers, five authors (and messages with none): every board.
     adds = [reaction(emoji[i % len(emoji)], user=f"U{i % 97}", item_ts=f"1.{i:06d}",
+                     channel=f"C{i % 4}", item_user=f"UA{i % 5}" if i % 7 else None,
                      event_time=now - 600) for i in range(4500)]
     # 500 of those reactions are taken back later: whichever arrives first, the pair
     # ends counting nothing (a removal before its add leaves a tombstone).
     taken_back = rng.sample(range(len(adds)), 500)
     removals = [reaction(adds[i]["event"]["reaction"], user=adds[i]["event"]["user"],
                          item_ts=adds[i]["event"]["item"]["ts"], added=False,
+                         channel=adds[i]["event"]["item"]["channel"],
+                         item_user=adds[i]["event"].get("item_user"),
                          event_time=now - 60) for i in taken_back]
     events = adds + removals
     retried = rng.sample(events, len(events) // 3)  # Slack delivers these twice
@@ -100,10 +104,25 @@ def test_5000_events_a_third_retried_from_8_threads_count_exactly(stack):
 
     assert len(answers) >= len(deliveries)
     _took_effect_once(answers, events)
-    gone = set(taken_back)
-    expected = Counter(adds[i]["event"]["reaction"] for i in range(len(adds)) if i not in gone)
+    kept = [adds[i]["event"] for i in range(len(adds)) if i not in set(taken_back)]
+    expected = {  # (board, filter) -> {key: count}
+        ("emoji", None): Counter(e["reaction"] for e in kept),
+        ("channels", None): Counter(e["item"]["channel"] for e in kept),
+        ("givers", None): Counter(e["user"] for e in kept),
+        ("receivers", None): Counter(e["item_user"] for e in kept if "item_user" in e),
+        ("emoji", ("channel", "C1")): Counter(e["reaction"] for e in kept
+                                              if e["item"]["channel"] == "C1"),
+        ("emoji", ("giver", "U5")): Counter(e["reaction"] for e in kept if e["user"] == "U5"),
+        ("emoji", ("receiver", "UA2")): Counter(e["reaction"] for e in kept
+                                                if e.get("item_user") == "UA2"),
+    }
+    key = {"emoji": "emoji", "channels": "channel", "givers": "user", "receivers": "user"}
     for window in WINDOWS:
-        assert board(stack, window, limit=500) == dict(expected)
+        for (name, narrowed), counts in expected.items():
+            params = {"window": window, "board": name, "limit": 500, **dict([narrowed] if narrowed else [])}
+            answer = requests.get(f"{stack.url}/api/leaderboard", params=params, timeout=30).json()
+            assert {r[key[name]]: r["count"] for r in answer["leaderboard"]} == dict(counts), params
+            assert answer["total"] == sum(counts.values())
 
 
 def _outage(operations, while_set: threading.Event):
