@@ -19,10 +19,13 @@ from .shards import PushQueue
 
 log = logging.getLogger(__name__)
 
-# Fail fast: Slack gives up after 3 seconds, and a 5xx makes it retry later. A stuck
-# store costs at most 2 attempts x (0.5 s connect + 1 s read) before the 503.
-_DYNAMODB_CONFIG = Config(connect_timeout=0.5, read_timeout=1,
-                          retries={"mode": "standard", "max_attempts": 2})
+def _dynamodb_config(read_timeout: float) -> Config:
+    """Fail fast: Slack gives up after 3 seconds, and a 5xx makes it retry later. On
+    AWS a stuck store costs at most 2 attempts x (0.5 s connect + 1 s read) before
+    the 503 (DYNAMODB_READ_TIMEOUT is longer only for DynamoDB Local)."""
+    return Config(connect_timeout=0.5, read_timeout=read_timeout,
+                  retries={"mode": "standard", "max_attempts": 2})
+
 
 # The stream handler sends shards before it pushes its own: fail within seconds, and
 # Lambda delivers the stream batch again.
@@ -70,7 +73,7 @@ def get() -> Services:
     session = boto3.session.Session()
     dynamodb = session.client("dynamodb", endpoint_url=settings.dynamodb_endpoint_url,
                               region_name=settings.region or "us-east-1",
-                              config=_DYNAMODB_CONFIG)
+                              config=_dynamodb_config(settings.dynamodb_read_timeout))
     try:
         # The fan-out's client: AWS's signer, credentials chain and standard retries
         # (throttling backed off), without the full client's per-call CPU (management.py).

@@ -21,6 +21,7 @@ class Settings:
     connections_table: str
     # Local stand-ins: DynamoDB Local / moto, and the devkit gateway.
     dynamodb_endpoint_url: Optional[str]
+    dynamodb_read_timeout: float  # seconds; 1 on AWS (Slack waits 3 s), more locally
     websocket_endpoint_url: Optional[str]
     # On AWS the management API endpoint is derived from these.
     websocket_api_id: Optional[str]
@@ -96,6 +97,7 @@ def load(env: Mapping[str, str] = os.environ) -> Settings:
         counts_table=_required(env, "COUNTS_TABLE"),
         connections_table=_required(env, "CONNECTIONS_TABLE"),
         dynamodb_endpoint_url=env.get("DYNAMODB_ENDPOINT_URL") or None,
+        dynamodb_read_timeout=_number(env, "DYNAMODB_READ_TIMEOUT", 1.0, float),
         websocket_endpoint_url=env.get("WEBSOCKET_ENDPOINT_URL") or None,
         websocket_api_id=env.get("WEBSOCKET_API_ID") or None,
         websocket_stage=env.get("WEBSOCKET_STAGE") or None,

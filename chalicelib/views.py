@@ -90,10 +90,12 @@ def parse_view(params: Mapping[str, Any], people_boards: bool = True) -> View:
     `giver`, `receiver`), or a BadQuery that says what is wrong. Whether a channel
     filter names a private conversation is for the caller to check (it needs the
     directory)."""
-    board = _text(params.get("board"), "board") or "emoji"
+    board = _text(params.get("board"), "board")
+    board = "emoji" if board is None else board
     if board not in BOARDS:
         raise BadQuery(f"board must be one of {', '.join(BOARDS)}; got {_shown(board)!r}")
-    window = _text(params.get("window"), "window") or DEFAULT_WINDOW
+    window = _text(params.get("window"), "window")
+    window = DEFAULT_WINDOW if window is None else window
     if window not in WINDOWS:
         raise BadQuery(f"window must be one of {', '.join(WINDOWS)}; got {_shown(window)!r}")
     if board == "unused" and window not in UNUSED_WINDOWS:

@@ -24,7 +24,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import boto3
 import requests
@@ -110,6 +110,18 @@ def raw_store_rate(dynamodb_url: str, table: str, envelopes: List[dict],
         return len(transactions) / (time.perf_counter() - started)
 
 
+def write_units(dynamodb_url: str, table: str) -> Tuple[int, float]:
+    """Items and write units of one counted event (a message with an author, every
+    board), as DynamoDB reports them (`ReturnConsumedCapacity`)."""
+    client = boto3.client("dynamodb", endpoint_url=dynamodb_url, region_name="us-east-1",
+                          aws_access_key_id="local", aws_secret_access_key="local")
+    [envelope] = distinct_events(1)
+    items = CountStore(client, table).transaction(
+        slack_events.parse(simulate.encode(envelope)), TEAM, None, time.time())[0]
+    answer = client.transact_write_items(TransactItems=items, ReturnConsumedCapacity="TOTAL")
+    return len(items), sum(c.get("CapacityUnits", 0) for c in answer.get("ConsumedCapacity", []))
+
+
 @dataclass
 class Figures:
     rows: List[List[str]] = field(default_factory=list)
@@ -127,7 +139,10 @@ def ingest(figures: Figures, runs: int, events: int, concurrency: int) -> None:
             app_rates.append(post_all(server.url, distinct_events(events), concurrency))
             raw_rates.append(raw_store_rate(server.dynamodb_url, "emojiboard-counts",
                                             distinct_events(events), concurrency))
+        items, units = write_units(server.dynamodb_url, "emojiboard-counts")
     app, raw = statistics.median(app_rates), statistics.median(raw_rates)
+    figures.add("ingest: items / write units of one counted event (every board)",
+                f"{items} / {units:g}", "TransactWriteItems with ReturnConsumedCapacity")
     ratios = [a / r for a, r in zip(app_rates, raw_rates)]
     figures.add("ingest: app events/s (signed POST /slack/events)", f"{app:.0f}",
                 f"runs: {', '.join(f'{r:.0f}' for r in app_rates)}")

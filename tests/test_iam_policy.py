@@ -84,8 +84,8 @@ def test_a_new_call_fails_until_the_policy_has_it(tmp_path):
         "sqs:DeleteMessage", "sqs:PurgeQueue"}
     assert required["sqs:DeleteMessage"] == {"DeleteMessageBatch"}
     assert set(required) - policy.granted_actions() == {
-        "dynamodb:Scan", "dynamodb:ListTables", "dynamodb:ConditionCheckItem",
-        "dynamodb:BatchGetItem", "execute-api:ManageConnections:DELETE", "sqs:PurgeQueue"}
+        "dynamodb:Scan", "dynamodb:ListTables", "execute-api:ManageConnections:DELETE",
+        "sqs:PurgeQueue"}
     assert policy.clients_built(package) == {"sns"}
 
 

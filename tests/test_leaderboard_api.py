@@ -20,7 +20,7 @@ def test_sorted_by_count_then_name_with_defaults(stack):
     _react(stack, {"fire": 2, "eyes": 3, "tada": 2, "heart": 1})
     status, body = _rows(stack)
     assert status == 200
-    assert body == {"window": "all", "total": 8, "leaderboard": [
+    assert body == {"board": "emoji", "window": "all", "total": 8, "size": 4, "leaderboard": [
         {"emoji": "eyes", "count": 3, "version": 3, "glyph": "👀"},
         {"emoji": "fire", "count": 2, "version": 2, "glyph": "🔥"},
         {"emoji": "tada", "count": 2, "version": 2, "glyph": "🎉"},
@@ -34,6 +34,7 @@ def test_limit_cuts_the_board(stack):
     assert body["window"] == "24h"
     assert [r["emoji"] for r in body["leaderboard"]] == ["eyes", "fire"]
     assert body["total"] == 6  # every emoji in the window, not only the rows shown
+    assert body["size"] == 3   # and how many rows the whole board has
 
 
 def test_emoji_back_at_zero_are_not_listed(stack):
@@ -46,7 +47,8 @@ def test_emoji_back_at_zero_are_not_listed(stack):
 
 
 def test_empty_board(stack):
-    assert _rows(stack, window="7d") == (200, {"window": "7d", "total": 0, "leaderboard": []})
+    assert _rows(stack, window="7d") == (200, {"board": "emoji", "window": "7d", "total": 0,
+                                               "size": 0, "leaderboard": []})
 
 
 def test_a_rolling_window_row_carries_the_all_time_version(stack):
