@@ -79,6 +79,12 @@ def updates(services: Services, changed: Changed, at: float,
         view = from_topic(topic)
         if view is not None and _allowed(view, services):
             wanted[topic] = view
+    # A channel learned to be private after a page subscribed to it gets no more.
+    narrowed = [v.narrowed[1] for v in wanted.values() if v.narrowed and v.narrowed[0] == "channel"]
+    if narrowed:
+        public = public_channels(services, narrowed)
+        wanted = {t: v for t, v in wanted.items()
+                  if not (v.narrowed and v.narrowed[0] == "channel" and v.narrowed[1] not in public)}
     # One consistent read per changed key, of the windows its topics show.
     reads: Dict[Tuple[str, str], Set[str]] = {}
     for view in wanted.values():

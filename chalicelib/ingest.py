@@ -52,6 +52,8 @@ def handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply
     pinned = services.settings.slack_team_id
     if pinned and event.team_id != pinned:
         return 200, {"ok": True, "ignored": f"team {event.team_id} is not this deployment's"}
+    if isinstance(event, slack_events.DirectoryChange):
+        return _directory_change(event, services)
     if isinstance(event, slack_events.EmojiChanged):
         return _emoji_changed(event, services)
 
@@ -74,5 +76,15 @@ def _emoji_changed(event: slack_events.EmojiChanged, services: Services) -> Repl
         result = services.emoji.apply(event, services.workspace)
     except (ClientError, BotoCoreError, RuntimeError) as error:
         log.error("could not apply emoji change %s: %s", event.event_id, error)
+        return 503, {"error": "the store is unavailable; Slack will retry"}
+    return 200, {"ok": True, "result": result}
+
+
+def _directory_change(event: slack_events.DirectoryChange, services: Services) -> Reply:
+    """A person or channel renamed, joined or created: newer wins, so a retry is safe."""
+    try:
+        result = services.directory.apply(event, services.workspace)
+    except (ClientError, BotoCoreError, RuntimeError) as error:
+        log.error("could not apply directory change %s: %s", event.event_id, error)
         return 503, {"error": "the store is unavailable; Slack will retry"}
     return 200, {"ok": True, "result": result}

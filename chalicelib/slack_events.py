@@ -70,7 +70,25 @@ class EmojiChanged:
     reload: bool = False
 
 
-SlackEvent = Union[UrlVerification, Ignored, Reaction, EmojiChanged]
+@dataclass(frozen=True)
+class DirectoryChange:
+    """A person or channel as Slack now says it is (user_change, team_join,
+    channel_created, channel_rename, group_rename); `updated` orders them."""
+    event_id: str
+    team_id: str
+    kind: str            # "user" or "channel"
+    id: str
+    name: str
+    avatar_url: Optional[str]
+    bot: bool
+    private: bool
+    deleted: bool
+    updated: float       # the event's event_ts (or the envelope's event_time)
+
+
+SlackEvent = Union[UrlVerification, Ignored, Reaction, EmojiChanged, DirectoryChange]
+USER_EVENTS = ("user_change", "team_join")
+CHANNEL_EVENTS = {"channel_created": False, "channel_rename": False, "group_rename": True}
 MAX_EMOJI_VALUE = 1024
 MAX_REMOVED = 1000
 
@@ -157,6 +175,8 @@ def parse(body: bytes, now: Optional[float] = None) -> SlackEvent:
     event_type = _field(event, "type", "event")
     if event_type == "emoji_changed":
         return _emoji_changed(envelope, event)
+    if event_type in USER_EVENTS or event_type in CHANNEL_EVENTS:
+        return _directory_change(envelope, event, time.time() if now is None else now)
     if event_type not in ("reaction_added", "reaction_removed"):
         return Ignored(f"event type {event_type!r}")
 
@@ -221,3 +241,41 @@ def _emoji_changed(envelope: dict, event: dict) -> EmojiChanged:
     # Slack: "an absent subtype or unrecognized subtype should be handled by reloading
     # all emojis via the emoji.list method" (Events API, emoji_changed).
     return EmojiChanged(**ids, removed=(), added=None, reload=True)
+
+
+def _directory_change(envelope: dict, event: dict, now: float) -> DirectoryChange:
+    # Shapes per Slack's event pages (docs.slack.dev/reference/events/user_change,
+    # team_join, channel_created, channel_rename, group_rename): `user` is a full user
+    # object; `channel` is {id, name, created, ...}.
+    kind = event["type"]
+    ids = dict(event_id=_field(envelope, "event_id", "body"),
+               team_id=_field(envelope, "team_id", "body"),
+               updated=_event_time(event, envelope, now))
+    if kind in USER_EVENTS:
+        user = event.get("user")
+        if not isinstance(user, dict):
+            raise BadRequest("event.user must be a user object")
+        profile = user.get("profile", {})
+        if not isinstance(profile, dict):
+            raise BadRequest("event.user.profile must be an object")
+        ident = _slack_id(user, "id", "event.user")
+        name = next((_field(obj, key, where) for obj, key, where in (
+            (profile, "display_name", "event.user.profile"),
+            (profile, "real_name", "event.user.profile"),
+            (user, "real_name", "event.user"), (user, "name", "event.user"))
+            if isinstance(obj.get(key), str) and obj[key].strip()), None)
+        if name is None:
+            raise BadRequest("event.user has no name (profile.display_name, "
+                             "profile.real_name or name)")
+        avatar = profile.get("image_72")
+        avatar = avatar if isinstance(avatar, str) and not avatar.startswith("alias:") \
+            and emoji_value_ok(avatar) else None
+        return DirectoryChange(**ids, kind="user", id=ident, name=name, avatar_url=avatar,
+                               bot=user.get("is_bot") is True or ident == SLACKBOT,
+                               private=False, deleted=user.get("deleted") is True)
+    channel = event.get("channel")
+    if not isinstance(channel, dict):
+        raise BadRequest("event.channel must be a channel object")
+    return DirectoryChange(**ids, kind="channel", id=_slack_id(channel, "id", "event.channel"),
+                           name=_field(channel, "name", "event.channel"), avatar_url=None,
+                           bot=False, private=CHANNEL_EVENTS[kind], deleted=False)

@@ -35,7 +35,7 @@ DIST = ROOT / "dist"
 # Secrets are never committed: the deployer's environment, or SSM Parameter Store.
 SECRETS = ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
 # Plain settings a deployer may pass from the shell (or SSM), e.g. SLACK_TEAM_ID.
-OPTIONAL_SETTINGS = ("SLACK_TEAM_ID",)
+OPTIONAL_SETTINGS = ("SLACK_TEAM_ID", "PEOPLE_BOARDS", "EXCLUDED_CHANNELS")
 # What app.py reads at import (the event sources its handlers are registered on), not
 # only at run time: the counts table's stream (`counts_changed`) and the push queue
 # (`push_shard`).
@@ -323,6 +323,8 @@ PACKAGE_PARAMETERS = {
     "SlackSigningSecret": ("SLACK_SIGNING_SECRET", "The Slack app's signing secret", True),
     "SlackBotToken": ("SLACK_BOT_TOKEN", "The Slack app's bot token (xoxb-...), for custom emoji", True),
     "SlackTeamId": ("SLACK_TEAM_ID", "Count only this workspace (empty: any)", False),
+    "PeopleBoards": ("PEOPLE_BOARDS", "on or off: the givers and receivers boards (empty: on)", False),
+    "ExcludedChannels": ("EXCLUDED_CHANNELS", "Channel ids whose reactions count nowhere, comma-separated", False),
 }
 
 

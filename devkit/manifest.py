@@ -3,8 +3,13 @@ From an app manifest. Slack accepts JSON as well as YAML."""
 import json
 from pathlib import Path
 
-BOT_SCOPES = ["reactions:read", "emoji:read"]
-BOT_EVENTS = ["reaction_added", "reaction_removed", "emoji_changed"]
+# users:read for users.list and user events; channels/groups/im/mpim:read for
+# conversations.info on public and private channels, DMs and group DMs, and the
+# channel events.
+BOT_SCOPES = ["reactions:read", "emoji:read", "users:read", "channels:read", "groups:read",
+              "im:read", "mpim:read"]
+BOT_EVENTS = ["reaction_added", "reaction_removed", "emoji_changed", "user_change",
+              "team_join", "channel_created", "channel_rename", "group_rename"]
 
 
 def manifest(request_url: str, name: str = "Emojiboard") -> dict:

@@ -9,6 +9,8 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import requests
 from slack_sdk.signature import SignatureVerifier
 
+from . import slack_api
+
 # Roughly how often teams use these (a long tail, a few favourites).
 POPULAR = [("thumbsup", 30), ("heart", 14), ("joy", 12), ("tada", 10), ("eyes", 9),
            ("white_check_mark", 8), ("fire", 7), ("raised_hands", 6), ("100", 5),
@@ -70,39 +72,61 @@ def encode(envelope: dict) -> bytes:
     return json.dumps(envelope).encode("utf-8")
 
 
+# The demo workspace's people and channels (the Slack stand-in's, devkit/slack_api.py):
+# with the local stack's token the app learns their names, faces and which channel is
+# private from it, so every board has something to show.
+DEMO_PEOPLE = list(slack_api.PEOPLE)
+DEMO_CHANNELS = list(slack_api.CHANNELS)
+BOT_SHARE = 0.03  # now and then the demo bot reacts: it counts nowhere once known
+NO_AUTHOR_SHARE = 0.05  # item_user is optional: now and then Slack names no author
+
+
 @dataclass
 class Traffic:
     """A random walk of a team reacting: mostly adds, some removals of earlier ones."""
     team_id: str = "T0DEMO"
     seed: Optional[int] = None
-    users: List[str] = field(default_factory=lambda: [f"U0{i:04d}" for i in range(40)])
-    channels: List[str] = field(default_factory=lambda: ["C0GENERAL", "C0RANDOM", "C0DEV", "C0SHIP"])
+    users: List[str] = field(default_factory=lambda: list(DEMO_PEOPLE))
+    channels: List[str] = field(default_factory=lambda: list(DEMO_CHANNELS))
+    bot: Optional[str] = slack_api.BOT
     removal_share: float = 0.15
 
     def __post_init__(self):
         self._random = random.Random(self.seed)
-        self._live: List[Tuple[str, str, str, str]] = []  # (user, channel, ts, reaction)
+        # (user, channel, ts, reaction, item_user)
+        self._live: List[Tuple[str, str, str, str, Optional[str]]] = []
 
     def events(self) -> Iterator[dict]:
         names, weights = zip(*POPULAR)
         while True:
             if self._live and self._random.random() < self.removal_share:
-                user, channel, ts, reaction = self._live.pop(self._random.randrange(len(self._live)))
+                user, channel, ts, reaction, author = self._live.pop(
+                    self._random.randrange(len(self._live)))
                 yield reaction_event(reaction, added=False, team_id=self.team_id, user=user,
-                                     channel=channel, item_ts=ts)
+                                     channel=channel, item_ts=ts, item_user=author)
                 continue
             name = self._random.choices(names, weights)[0]
             if name in TONED and self._random.random() < 0.4:
                 name += self._random.choice(SKIN_TONES)
             user, channel = self._random.choice(self.users), self._random.choice(self.channels)
+            if self.bot and self._random.random() < BOT_SHARE:
+                user = self.bot
+            # Someone else's message (or now and then the bot's), so receivers fill too.
+            author = self._random.choice([u for u in self.users if u != user] or self.users)
+            if self.bot and self._random.random() < BOT_SHARE:
+                author = self.bot
+            if self._random.random() < NO_AUTHOR_SHARE:
+                author = None
             ts = f"{time.time() - self._random.random() * 3600:.6f}"
-            self._live.append((user, channel, ts, name))
+            self._live.append((user, channel, ts, name, author))
             yield reaction_event(name, team_id=self.team_id, user=user, channel=channel,
-                                 item_ts=ts)
+                                 item_ts=ts, item_user=author)
 
 
 # What the Slack route answers for an event it applied (`{"ok": true, "result": ...}`).
-APPLIED = {"counted", "duplicate", "unchanged", "applied", "reload"}
+# The demo bot's reactions are ignored once the app knows it is one: expected too.
+APPLIED = {"counted", "duplicate", "unchanged", "applied", "reload", "stale",
+           f"ignored: user {slack_api.BOT} is a bot"}
 
 
 def outcome(response: requests.Response) -> str:

@@ -415,8 +415,11 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
     assert written == manifest.manifest(request_url)
     assert written["settings"]["event_subscriptions"] == {
         "request_url": request_url,
-        "bot_events": ["reaction_added", "reaction_removed", "emoji_changed"]}
-    assert written["oauth_config"]["scopes"]["bot"] == ["reactions:read", "emoji:read"]
+        "bot_events": ["reaction_added", "reaction_removed", "emoji_changed", "user_change",
+                       "team_join", "channel_created", "channel_rename", "group_rename"]}
+    assert written["oauth_config"]["scopes"]["bot"] == [
+        "reactions:read", "emoji:read", "users:read", "channels:read", "groups:read",
+        "im:read", "mpim:read"]
 
     # The WebSocket stage's route throttling, read back from the API.
     v2 = aws.client("apigatewayv2")
