@@ -81,7 +81,7 @@ def _number(env: Mapping[str, str], name: str, default, kind):
     return value
 
 
-def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+def switch(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name, "").strip().lower()
     if not raw:
         return default
@@ -109,7 +109,7 @@ def load(env: Mapping[str, str] = os.environ) -> Settings:
         sqs_endpoint_url=env.get("SQS_ENDPOINT_URL") or None,
         fanout_shard_size=_number(env, "FANOUT_SHARD_SIZE", 500, int),
         fanout_workers=_number(env, "FANOUT_WORKERS", 16, int),
-        people_boards=_switch(env, "PEOPLE_BOARDS", True),
+        people_boards=switch(env, "PEOPLE_BOARDS", True),
         excluded_channels=frozenset(c.strip() for c in env.get("EXCLUDED_CHANNELS", "").split(",")
                                     if c.strip()),
     )

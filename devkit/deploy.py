@@ -26,6 +26,8 @@ from typing import Callable, Dict, Optional
 
 import boto3
 
+from chalicelib.settings import switch
+
 from . import infra, manifest, policy, publish, site
 
 log = logging.getLogger(__name__)
@@ -252,7 +254,8 @@ def deploy(stage: str, session: boto3.session.Session, chalice: Chalice,
     out_dir = Path(out_dir)
     with tempfile.TemporaryDirectory(prefix="emojiboard-site-") as tmp:
         site_dir = Path(tmp) / "site"
-        site.build(site_dir, api_url=api_url, ws_url=ws_url, title=title, workspace=workspace)
+        site.build(site_dir, api_url=api_url, ws_url=ws_url, title=title, workspace=workspace,
+                   people_boards=switch(environment, "PEOPLE_BOARDS", True))
         files = publish.upload(s3, outputs["SiteBucket"], site_dir)
     echo(f"uploaded {len(files)} files to s3://{outputs['SiteBucket']}")
 

@@ -18,6 +18,8 @@ from typing import Optional
 
 from aiohttp import web
 
+from chalicelib.settings import switch
+
 from . import dynamodb, moto_sqs, site, slack_api, streams, tables
 from .pusher import Pushers
 from .gateway import AppPool, Gateway, app_environment
@@ -125,7 +127,8 @@ class LocalStack:
             push_queue=self.push_queue, sqs_url=self.sqs_url, shard_size=self.shard_size))
         self._site_dir = Path(tempfile.mkdtemp(prefix="emojiboard-site-"))
         ws_url = self.url.replace("http://", "ws://", 1) + "/ws"
-        site.build(self._site_dir, api_url=self.url, ws_url=ws_url, workspace=self._workspace_name)
+        site.build(self._site_dir, api_url=self.url, ws_url=ws_url, workspace=self._workspace_name,
+                   people_boards=switch(os.environ, "PEOPLE_BOARDS", True))
         self.start_gateway()
         self._start_stream_poller()
         # Lambda's SQS event source mapping and push_shard, in processes of their own
