@@ -6,13 +6,16 @@ their names (`app.3f9a12bc.js`), so a host may cache them forever while
 `index.html`, which names them, is never cached. ES modules import each other by
 plain names (`./board.js`); an import map in the page points those names at the
 fingerprinted files, so no bundler and no rewriting of the modules is needed.
+Libraries the page uses (uPlot for charts, qrcode-generator for TV mode's QR code)
+come from npm, pinned in package-lock.json, and ship in the site like its own assets:
+nothing is loaded from a CDN.
 """
 import base64
 import hashlib
 import json
 import shutil
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional, Union
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -21,15 +24,24 @@ FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 TEMPLATE = "index.html.j2"
 ASSETS = FRONTEND / "assets"
 MARKER = ".emojiboard-site"  # marks a directory this builder may wipe and rebuild
+NODE_MODULES = FRONTEND.parent / "node_modules"
+# Site name -> the npm package file it is (ES modules and uPlot's stylesheet).
+VENDOR = {
+    "uplot.js": "uplot/dist/uPlot.esm.js",
+    "uplot.css": "uplot/dist/uPlot.min.css",
+    "qrcode.js": "qrcode-generator/dist/qrcode.mjs",
+}
 
 
 class SiteError(ValueError):
     """Bad build input: the message says what to fix."""
 
 
-def fingerprinted(path: Path) -> str:
+def fingerprinted(path: Path, name: Optional[str] = None) -> str:
+    """`name` (the file's own by default) with its content's digest: `app.3f9a12bc.js`."""
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
-    return f"{path.stem}.{digest}{path.suffix}"
+    named = Path(name or path.name)
+    return f"{named.stem}.{digest}{named.suffix}"
 
 
 def _origin(url: str, schemes, flag: str) -> str:
@@ -68,21 +80,38 @@ def _prepare(out_dir: Path) -> None:
     (out_dir / MARKER).write_text("built by `python -m devkit site build`; rebuilt in place\n")
 
 
+def _vendored() -> Dict[str, Path]:
+    files = {name: NODE_MODULES / path for name, path in VENDOR.items()}
+    missing = [str(path) for path in files.values() if not path.is_file()]
+    if missing:
+        raise SiteError(f"the dashboard's libraries are not installed ({', '.join(missing)}): "
+                        "run `npm ci` (or `make install`)")
+    return files
+
+
 def build(out_dir: Path, *, api_url: str, ws_url: str, title: str = "Emojiboard",
-          workspace: str = "") -> Path:
-    """Render the dashboard into `out_dir`; return the path of its index.html."""
+          workspace: str = "", people_boards: Union[bool, str] = True) -> Path:
+    """Render the dashboard into `out_dir`; return the path of its index.html.
+    `people_boards` off (False or "off", as PEOPLE_BOARDS=off) leaves the People view
+    and the person filters out of the page."""
+    if isinstance(people_boards, str):
+        if people_boards not in ("on", "off"):
+            raise SiteError(f"--people-boards must be on or off; got {people_boards!r}")
+        people_boards = people_boards == "on"
     api_url, ws_url = api_url.rstrip("/"), ws_url
     _origin(api_url, ("http", "https"), "--api-url")
     _origin(ws_url, ("ws", "wss"), "--ws-url")
     if not title.strip():
         raise SiteError("--title must not be empty")
     out_dir = Path(out_dir)
+    sources = {p.name: p for p in sorted(ASSETS.iterdir()) if p.is_file()}
+    sources.update(_vendored())
     _prepare(out_dir)
 
     names: Dict[str, str] = {}
-    for asset in sorted(p for p in ASSETS.iterdir() if p.is_file()):
-        names[asset.name] = fingerprinted(asset)
-        shutil.copyfile(asset, out_dir / names[asset.name])
+    for name, source in sources.items():
+        names[name] = fingerprinted(source, name)
+        shutil.copyfile(source, out_dir / names[name])
     importmap = json.dumps({"imports": {f"./{name}": f"./{hashed}"
                                         for name, hashed in names.items()
                                         if name.endswith(".js")}}, indent=1)
@@ -91,7 +120,8 @@ def build(out_dir: Path, *, api_url: str, ws_url: str, title: str = "Emojiboard"
                       undefined=StrictUndefined, keep_trailing_newline=True)
     html = env.get_template(TEMPLATE).render(
         asset=lambda name: "./" + names[name],
-        config={"apiUrl": api_url, "wsUrl": ws_url, "title": title, "workspace": workspace},
+        config={"apiUrl": api_url, "wsUrl": ws_url, "title": title, "workspace": workspace,
+                "peopleBoards": bool(people_boards)},
         title=title, workspace=workspace, importmap=importmap,
         csp=_csp(api_url, ws_url, importmap))
     index = out_dir / "index.html"

@@ -1,223 +1,242 @@
-// The dashboard: window tabs, TV mode, the connection state, and the wiring from
-// the API and the WebSocket into boards (board.js) and onto the page (view.js).
-import { Board, SnapshotParts } from "./board.js";
+// The dashboard's wiring: the URL's state (views.js) onto the page, links and tabs
+// back into the URL, the socket and the API into the shown board (feed.js), and TV mode.
+import { config } from "./config.js";
+import { EmojiDetail } from "./detail.js";
+import { Feed } from "./feed.js";
+import { Rising } from "./headline.js";
 import { LiveSocket } from "./live.js";
+import { knownName, learn, nameOf } from "./names.js";
+import { markLoaded, showState, showTrouble, showUpdated } from "./status.js";
+import { markSelected, wireTabs } from "./tabs.js";
+import { TvMode } from "./tv.js";
 import { formatCount, render } from "./view.js";
-
-const config = JSON.parse(document.getElementById("emojiboard-config").textContent);
-const WINDOWS = ["24h", "7d", "30d", "all"];
-const LABELS = {
-  "24h": "in the last 24 hours", "7d": "in the last 7 days",
-  "30d": "in the last 30 days", all: "all time",
-};
-const STATES = {
-  connecting: "connecting…", live: "live", reconnecting: "reconnecting…", offline: "offline",
-  trouble: "can't load the board: retrying…",
-};
-// Ask for the whole board (the API's maximum), so the total stays exact; show the top.
-const SNAPSHOT_LIMIT = 500;
-const SNAPSHOT_RETRY_MS = 3_000;
-// A snapshot the socket has not answered by then (a lost message: the server answers
-// every request, an error included) is asked for again, and the header says so.
-const SNAPSHOT_TIMEOUT_MS = 30_000;
-
-const params = new URLSearchParams(location.search);
-const tv = params.get("tv") === "1";
-const shown = tv ? 10 : 50;
-const rotateMs = Math.min(3600, Math.max(5, Number(params.get("rotate")) || 20)) * 1000;
+import {
+  boardOf, navigate, parseState, titleOf, toSearch, topic, tvSteps, UNUSED_WINDOWS, windowWords,
+} from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 const list = $("leaderboard");
-const tabs = [...document.querySelectorAll("[role=tab]")];
-const boards = new Map(); // window -> Board, kept live once loaded
-const parts = new SnapshotParts();
-let current = WINDOWS.includes(params.get("window")) ? params.get("window") : "24h";
-
-function boardFor(window) {
-  if (!boards.has(window)) boards.set(window, new Board(window));
-  return boards.get(window);
-}
-
-// ---- snapshots: over the socket when it is open, else over HTTP ------------
+const windowTabs = [...document.querySelectorAll(".controls [role=tab]")];
+const baseTitle = document.title;
+let state = parseState(location.search, config);
+const tv = Boolean(state.tv);
+const shown = tv ? 10 : 50;
+const looks = new Map(); // emoji -> a row that draws it, for a detail opened from a row
 
 const live = new LiveSocket(config.wsUrl, {
   onState: showState,
-  onOpen() {
-    // Whatever happened while we were away, a fresh snapshot makes it exact.
-    for (const window of boards.keys()) if (window !== current) boards.delete(window);
-    askSocket(current);
-  },
-  onMessage,
+  onOpen: () => feed.socketOpened(),
+  onMessage: (message) => feed.handle(message),
 });
+const feed = new Feed(live, { onPaint: paint, onTrouble: showTrouble, onUpdate });
+const detail = new EmojiDetail({
+  onTrend(trend) {
+    state = navigate(state, { trend });
+    remember("replace");
+  },
+});
+const rising = new Rising([$("rising"), $("tv-rising")], { link: (row) => (tv ? null : hrefOf({ emoji: row.emoji })) });
 
-function askSocket(window) {
-  const board = boardFor(window);
-  const seq = board.requestSnapshot();
-  live.send({ action: "snapshot", window, limit: SNAPSHOT_LIMIT });
-  setTimeout(() => {
-    if (board.seq !== seq || !board.pending) return;
-    if (window === current) showTrouble(true);
-    load(window);
-  }, SNAPSHOT_TIMEOUT_MS);
+// ---- what a row is and where it leads -----------------------------------------
+
+function kindOf(s) {
+  return { emoji: "emoji", people: "person", channels: "channel", unused: "unused" }[s.view];
 }
 
-async function askHttp(window) {
-  const board = boardFor(window);
-  const seq = board.requestSnapshot();
-  const url = `${config.apiUrl}/api/leaderboard?window=${window}&limit=${SNAPSHOT_LIMIT}`;
-  try {
-    const response = await fetch(url, { cache: "no-store" });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const message = await response.json();
-    // Only if no newer request (say, over the socket once it opened) is in flight.
-    if (seq === board.seq) applySnapshot(message);
-  } catch (error) {
-    console.warn("leaderboard request failed:", error);
-    if (seq === board.seq && window === current) showTrouble(true);
-    if (seq === board.seq) setTimeout(() => board.seq === seq && load(window), SNAPSHOT_RETRY_MS);
+function hrefOf(change) {
+  return toSearch(navigate(state, change));
+}
+
+// A person or a channel narrows the emoji board to them; an emoji opens its detail.
+function linkFor(kind) {
+  if (tv) return () => null;
+  if (kind === "emoji") return (row) => hrefOf({ view: "emoji", emoji: row.emoji });
+  if (kind === "channel") return (row) => hrefOf({ view: "emoji", filter: { kind: "channel", id: row.channel } });
+  if (kind === "person") {
+    const filter = state.side === "received" ? "receiver" : "giver";
+    return (row) => hrefOf({ view: "emoji", filter: { kind: filter, id: row.user } });
   }
+  return () => null;
 }
 
-function load(window) {
-  if (live.socket) askSocket(window);
-  else askHttp(window);
-}
-
-function applySnapshot(message) {
-  const board = boards.get(message.window);
-  if (!board) return;
-  board.applySnapshot(message, SNAPSHOT_LIMIT);
-  if (message.window === current) {
-    everLoaded = true;
-    showTrouble(false);
-    paint();
+function totalLabel(s, total) {
+  const when = windowWords(s.window);
+  if (s.view === "unused") {
+    return `custom emoji ${s.window === "all" ? "never used" : `not used ${when}`}`;
   }
+  const reactions = total === 1 ? "reaction" : "reactions";
+  if (s.view === "people") return `${reactions} ${s.side === "received" ? "received" : "given"} ${when}`;
+  if (s.view === "channels") return `${reactions} in public channels ${when}`;
+  return `${reactions} ${when}`;
 }
 
-let resnapshotTimer = null;
-function onMessage(message) {
-  if (message.type === "snapshot") {
-    const whole = parts.add(message);
-    if (whole) applySnapshot(whole);
-  } else if (message.type === "update") {
-    for (const board of boards.values()) {
-      for (const change of message.changes) board.applyChange(change);
-    }
-    const board = boards.get(current);
-    if (board?.loaded && board.total === null && !resnapshotTimer) {
-      // An emoji beyond the snapshot's cut: only a fresh snapshot gives the exact total.
-      resnapshotTimer = setTimeout(() => { resnapshotTimer = null; load(current); }, 1000);
-    }
-    paint();
-  } else if (message.type === "error") {
-    // Most likely a snapshot the store could not serve: say so, ask again shortly.
-    console.warn("server:", message.message);
-    const window = current;
-    if (boards.get(window)?.pending) showTrouble(true);
-    setTimeout(() => boards.get(window)?.pending && load(window), SNAPSHOT_RETRY_MS);
-  }
+const EMPTY = {
+  emoji: "No reactions in this window yet.", people: "No reactions in this window yet.",
+  channels: "No reactions in public channels in this window yet.",
+  unused: "Every custom emoji was used in this window.",
+};
+
+function filterWords(filter, name) {
+  return { channel: `in #${name}`, giver: `given by ${name}`, receiver: `received by ${name}` }[filter.kind];
 }
 
-// ---- the page ---------------------------------------------------------------
+// ---- the page -------------------------------------------------------------------
 
 function paint() {
-  const board = boardFor(current);
+  const board = feed.board;
+  if (!board) return;
+  if (board.loaded) markLoaded();
+  showUpdated(board.updatedAt);
+  if (state.emoji) {
+    if (board.loaded) detail.setRow(board.rows.get(state.emoji) ?? null, board.complete);
+    return;
+  }
+  const kind = kindOf(state);
   const rows = board.top(shown);
-  render(list, rows);
-  const total = board.total;
+  learn(rows);
+  if (kind === "emoji") for (const row of rows) looks.set(row.emoji, row);
+  render(list, rows, { kind, link: linkFor(kind) });
+  const { total, size } = board;
   if (total !== null) $("total").textContent = formatCount(total);
   else if (!board.loaded) $("total").textContent = "–";
-  $("total-label").textContent = `${total === 1 ? "reaction" : "reactions"} ${LABELS[current]}`;
+  $("total-label").textContent = totalLabel(state, total);
+  $("empty").textContent = EMPTY[state.view];
   $("empty").hidden = !board.loaded || rows.length > 0;
+  const more = size !== null ? size - rows.length : 0;
+  $("more").hidden = !board.loaded || more <= 0;
+  $("more").textContent = `+${formatCount(more)} more`;
   document.body.dataset.loaded = String(board.loaded);
-  showUpdated();
 }
 
-// The header says "live" only while the socket is up and once a board has loaded;
-// a board that cannot load says so rather than sit empty under "live".
-let connection = "connecting";
-let trouble = false;
-let everLoaded = false;
-
-function showState(state) {
-  connection = state;
-  showStatus();
+function onUpdate(message, risen) {
+  if (state.emoji && (message.changes ?? []).some((change) => change.emoji === state.emoji)) detail.refreshSoon();
+  if (state.view === "emoji") rising.poke();
+  tvMode?.push(kindOf(state), risen);
 }
 
-function showTrouble(value) {
-  trouble = value;
-  showStatus();
-}
-
-function showStatus() {
-  const up = connection === "live" || connection === "connecting";
-  const state = trouble && up ? "trouble" : connection === "live" && !everLoaded ? "connecting" : connection;
-  const status = $("status");
-  status.dataset.state = state;
-  status.querySelector(".status-text").textContent = STATES[state];
-}
-
-function showUpdated() {
-  const at = boards.get(current)?.updatedAt;
-  const element = $("last-update");
-  if (!at) return;
-  const seconds = Math.max(0, Math.round((Date.now() - at) / 1000));
-  element.dateTime = new Date(at).toISOString();
-  element.title = new Date(at).toLocaleString();
-  element.textContent = seconds < 5 ? "just now"
-    : seconds < 60 ? `${seconds} s ago`
-      : seconds < 3600 ? `${Math.floor(seconds / 60)} min ago`
-        : new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
-
-function select(window, { focus = false, remember = true } = {}) {
-  current = window;
-  for (const tab of tabs) {
-    const selected = tab.dataset.window === window;
-    tab.setAttribute("aria-selected", String(selected));
-    tab.tabIndex = selected ? 0 : -1;
-    if (selected && focus) tab.focus();
+// Put the state on the page, and show its board (asked afresh if it is another view).
+function show({ focusTab = false } = {}) {
+  const title = state.emoji ? `:${state.emoji}:` : titleOf(state);
+  document.title = `${title} · ${baseTitle}`;
+  $("view-title").textContent = title;
+  for (const link of document.querySelectorAll(".views a")) {
+    if (link.dataset.view === state.view) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+    link.href = hrefOf({ view: link.dataset.view, filter: undefined, emoji: undefined });
   }
-  $("board").setAttribute("aria-labelledby", `tab-${window}`);
-  if (remember) {
-    const url = new URL(location.href);
-    url.searchParams.set("window", window);
-    history.replaceState(null, "", url);
+  const sides = document.querySelector(".sides");
+  if (sides) {
+    sides.hidden = state.view !== "people";
+    for (const link of sides.querySelectorAll("a")) {
+      if (link.dataset.side === state.side) link.setAttribute("aria-current", "true");
+      else link.removeAttribute("aria-current");
+      link.href = hrefOf({ view: "people", side: link.dataset.side });
+    }
   }
-  list.replaceChildren(); // a new window is a new board, not a reshuffle of this one
-  showTrouble(false); // this board's own requests say whether it loads
-  const board = boardFor(window);
-  if (!board.loaded && !board.pending) load(window);
+  document.querySelector(".controls .tabs").hidden = Boolean(state.emoji);
+  for (const tab of windowTabs) {
+    tab.hidden = state.view === "unused" && !UNUSED_WINDOWS.includes(tab.dataset.window);
+  }
+  markSelected(windowTabs, windowTabs.find((tab) => tab.dataset.window === state.window), { focus: focusTab });
+  $("board").setAttribute("aria-labelledby", `tab-${state.window}`);
+  showFilter();
+
+  $("board").hidden = Boolean(state.emoji);
+  $("detail").hidden = !state.emoji;
+  if (state.emoji) {
+    $("detail-back").href = hrefOf({ emoji: undefined });
+    detail.open(state.emoji, state.trend, looks.get(state.emoji));
+  } else {
+    detail.close();
+  }
+  rising.show(state.view === "emoji" && !state.filter && !state.emoji);
+
+  const spec = boardOf(state);
+  if (topic(spec) !== feed.current) {
+    list.replaceChildren(); // a new view is a new board, not a reshuffle of this one
+    showTrouble(false);     // this board's own requests say whether it loads
+    feed.show(spec);
+  }
   paint();
 }
 
-// Tabs as WAI-ARIA describes them: arrows, Home and End move and select.
-for (const tab of tabs) {
-  tab.addEventListener("click", () => select(tab.dataset.window));
-  tab.addEventListener("keydown", (event) => {
-    const index = tabs.indexOf(tab);
-    const next = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: tabs.length - 1 }[event.key];
-    if (next === undefined) return;
-    event.preventDefault();
-    select(tabs[(next + tabs.length) % tabs.length].dataset.window, { focus: true });
+function showFilter() {
+  const { filter } = state;
+  $("filter").hidden = !filter || tv;
+  if (!filter) return;
+  $("filter-clear").href = hrefOf({ filter: undefined });
+  const words = () => filterWords(filter, knownName(filter.id) ?? filter.id);
+  $("filter-text").textContent = words();
+  if (tv) $("view-title").textContent = `${titleOf(state)} ${words()}`;
+  if (knownName(filter.id)) return;
+  nameOf(filter.kind, filter.id).then(() => {
+    if (state.filter?.id !== filter.id) return;
+    $("filter-text").textContent = words();
+    if (tv) $("view-title").textContent = `${titleOf(state)} ${words()}`;
   });
 }
 
-// TV mode: big type, the top ten, and the windows in turn.
-if (tv) {
-  document.documentElement.classList.add("tv");
-  document.documentElement.style.setProperty("--rotate", `${rotateMs}ms`);
-  setInterval(() => {
-    const next = WINDOWS[(WINDOWS.indexOf(current) + 1) % WINDOWS.length];
-    select(next, { remember: false });
-    const bar = document.querySelector(".rotation");
-    bar.classList.remove("running");
-    void bar.offsetWidth; // restart the progress animation
-    bar.classList.add("running");
-  }, rotateMs);
-  document.querySelector(".rotation").classList.add("running");
+// ---- navigation: links and tabs change the URL; back and forward change the page ---
+
+function remember(how) {
+  if (tv) return; // a wall screen's URL stays what was set up
+  const url = new URL(location.href);
+  url.search = toSearch(state);
+  if (url.href === location.href) return;
+  if (how === "push") history.pushState(null, "", url);
+  else history.replaceState(null, "", url);
 }
 
-setInterval(showUpdated, 1000);
-select(current, { remember: false });
+function go(next, { how = "push", focusTab = false } = {}) {
+  state = next;
+  remember(how);
+  show({ focusTab });
+}
+
+// Every same-page link (views, people's sides, rows, the chip, "All emoji") is a plain
+// link, so it can be opened in a new tab or bookmarked; a plain click stays on the page.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest?.("a[href^='?']");
+  if (!link || event.defaultPrevented || event.button !== 0
+      || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  event.preventDefault();
+  go(parseState(link.getAttribute("href"), config));
+});
+
+window.addEventListener("popstate", () => {
+  state = parseState(location.search, config);
+  show();
+});
+
+wireTabs(windowTabs, (tab, { focus }) => {
+  go(navigate(state, { window: tab.dataset.window }), { how: "replace", focusTab: focus });
+});
+
+// ---- TV mode: a wall display rotating through views ------------------------------
+
+const tvMode = tv ? new TvMode({
+  steps: tvSteps(state, config),
+  rotateMs: state.rotate * 1000,
+  onStep(step) {
+    state = step;
+    show();
+  },
+  urlOf(step) {
+    const url = new URL(location.href);
+    url.search = toSearch(step); // the same view, without TV mode
+    url.hash = "";
+    return url.href;
+  },
+  titleOf: (step) => titleOf(step),
+}) : null;
+
+setInterval(() => showUpdated(feed.board?.updatedAt), 1000);
+if (tvMode) {
+  $("view-title").hidden = false;
+  document.querySelector(".tv-clock").hidden = false;
+  tvMode.start();
+} else {
+  if (location.search) remember("replace"); // tidy a hand-written URL into its canonical form
+  show();
+}
 live.start();
