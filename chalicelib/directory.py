@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from . import claims
 from .slack_events import SLACKBOT, DirectoryChange, _ID, emoji_value_ok
 
 log = logging.getLogger(__name__)
@@ -302,21 +303,8 @@ class Directory:
             log.warning("directory sync skipped: %s", error)
 
     def _claim_sync(self, workspace: str) -> bool:
-        """One caller at a time asks Slack (users.list is Tier 2), and after a failure
-        nobody asks again for RETRY_SYNC_AFTER (as emoji.py)."""
-        now = int(self._clock())
-        try:
-            self._db.update_item(
-                TableName=self._table, Key=_marker(workspace),
-                UpdateExpression="SET sync_tried_at = :now",
-                ConditionExpression="attribute_not_exists(sync_tried_at) OR sync_tried_at < :then",
-                ExpressionAttributeValues={":now": {"N": str(now)},
-                                           ":then": {"N": str(now - RETRY_SYNC_AFTER)}})
-            return True
-        except ClientError as error:
-            if _is_conflict(error):
-                return False
-            raise
+        return claims.claim(self._db, self._table, _marker(workspace), int(self._clock()),
+                            RETRY_SYNC_AFTER)
 
     def sync(self, workspace: str) -> bool:
         """Every person from Slack's users.list, and the bots set; False if Slack said no

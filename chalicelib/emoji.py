@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from . import claims
 from .counts import dedupe_put, is_duplicate
 from .names import glyph, name_ok
 from .slack_events import EmojiChanged, emoji_value_ok
@@ -125,21 +126,8 @@ class EmojiCatalog:
         return marker
 
     def _claim_sync(self, workspace: str) -> bool:
-        """One caller at a time asks Slack (emoji.list is rate limited), and after a
-        failure nobody asks again for a while: the claim is a timestamp on the marker."""
-        now = int(self._clock())
-        try:
-            self._db.update_item(
-                TableName=self._table, Key=_marker(workspace),
-                UpdateExpression="SET sync_tried_at = :now",
-                ConditionExpression="attribute_not_exists(sync_tried_at) OR sync_tried_at < :then",
-                ExpressionAttributeValues={":now": {"N": str(now)},
-                                           ":then": {"N": str(now - RETRY_SYNC_AFTER)}})
-            return True
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
+        return claims.claim(self._db, self._table, _marker(workspace), int(self._clock()),
+                            RETRY_SYNC_AFTER)
 
     def _read_all(self, workspace: str) -> Dict[str, str]:
         custom = {}
