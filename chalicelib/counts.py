@@ -19,6 +19,7 @@ commit together or not at all. Only GetItem, Query and TransactGetItems are used
 Boto3 *clients* only: Chalice's policy generator does not see resource calls.
 """
 import logging
+import random
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +38,7 @@ SCOPE = "all"  # the workspace's emoji board
 CHANNELS, GIVERS, RECEIVERS = "channels", "givers", "receivers"
 DEDUPE_TTL = 2 * windows.DAY  # Slack retries for about an hour at most
 TOMBSTONE_TTL = 7 * windows.DAY
-MAX_ATTEMPTS = 8  # optimistic-concurrency retries when two events race on one reaction
+MAX_ATTEMPTS = 10  # optimistic-concurrency retries: events racing on one reaction or counter
 # AWS allows 100 items per TransactGetItems, moto only 25: use what both serve.
 TRANSACT_GET_LIMIT = 25
 _READ_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="counts-read")
@@ -149,7 +150,9 @@ class CountStore:
                 current = reasons[1].get("Item") if len(reasons) > 1 else None
                 known = current is not None
                 if not known:
-                    time.sleep(min(0.2, 0.005 * 2 ** attempt))
+                    # Full jitter: events on one popular emoji share its counters, and
+                    # retrying in lockstep would conflict again.
+                    time.sleep(random.uniform(0, min(0.25, 0.01 * 2 ** attempt)))
                 continue
             return Outcome("counted" if delta else "unchanged", event.emoji, touched, now)
         raise RuntimeError(f"event {event.event_id} kept conflicting; Slack will retry it")

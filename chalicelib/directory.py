@@ -7,7 +7,8 @@ Kept in the counts table (docs: /tmp/spec12.md, "Directory (names)"):
   USER#{workspace}    {user}    name, avatar_url (http(s) only), bot, deleted, updated
   CHAN#{workspace}    {channel} name, private, updated
   BOTS#{workspace}    BOTS      ids: a string set; the Slack route's transaction checks
-                                it (counts.py), so bots count nowhere
+                                it (counts.py), so bots count nowhere. rev: bumped by
+                                every user event, so the sync's replacement sees them
   DIRREV#{workspace}  REV       synced_at: last users.list; sync_tried_at: the claim
 
 `updated` is when Slack says the fact was true (an event's event_ts, or the time a
@@ -34,13 +35,16 @@ from .slack_events import SLACKBOT, DirectoryChange, _ID, emoji_value_ok
 log = logging.getLogger(__name__)
 
 BOTS_ATTRIBUTE = "ids"
+BOTS_REV = "rev"
 SYNC_EVERY = 24 * 3600
 RETRY_SYNC_AFTER = 300  # a claim to ask Slack for users.list lasts this long (seconds)
 SLACK_TIMEOUT = 3  # seconds, as emoji.py: asked on read paths a page waits for
 USERS_PAGE = 200  # Slack's advice for users.list pages
 BATCH_GET_LIMIT = 100
-BATCH_WRITE_LIMIT = 25
 BATCH_ATTEMPTS = 8
+# The sync's writes are conditional PutItems (BatchWriteItem takes no condition, and an
+# event newer than the list must stand), this many at once.
+WRITE_WORKERS = 8
 BOTS_ATTEMPTS = 3  # replacing the bots set while user events change it
 # Unknown channels asked of Slack per call, how many at once, and how long a read
 # waits for them: a board read waits for these answers, so its latency stays bounded
@@ -243,10 +247,13 @@ class Directory:
             return "applied" if applied else "stale"
         item = {**_user_key(workspace, change.id), **self._person(
             change.name, change.avatar_url, change.bot, change.deleted, change.updated)}
+        # rev changes even when ids does not (a DELETE of an id not in it): the sync
+        # replaces the set only if no user event came since it read the people.
         bots = {"TableName": self._table, "Key": bots_key(workspace),
-                "UpdateExpression": f"{'ADD' if change.bot else 'DELETE'} #ids :one",
-                "ExpressionAttributeNames": {"#ids": BOTS_ATTRIBUTE},
-                "ExpressionAttributeValues": {":one": {"SS": [change.id]}}}
+                "UpdateExpression": "ADD #ids :one, #rev :step" if change.bot else
+                                    "DELETE #ids :one ADD #rev :step",
+                "ExpressionAttributeNames": {"#ids": BOTS_ATTRIBUTE, "#rev": BOTS_REV},
+                "ExpressionAttributeValues": {":one": {"SS": [change.id]}, ":step": {"N": "1"}}}
         try:
             # One transaction: two events about one person (a bot and then not) can
             # never leave the bots set saying other than the newer one's item.
@@ -319,9 +326,9 @@ class Directory:
             if record is not None:
                 listed[record[0]] = record[1]
         for _ in range(BOTS_ATTEMPTS):
-            before = self._read_bots(workspace)
+            before = self._read_bots(workspace)  # before the people: see _replace_bots
             writes, bots = self._plan(workspace, listed, asked_at)
-            self._batch_write(writes)
+            self._write_people(workspace, writes, asked_at)
             if self._replace_bots(workspace, before, bots):
                 break
         else:
@@ -331,15 +338,16 @@ class Directory:
         self._db.update_item(TableName=self._table, Key=_marker(workspace),
                              UpdateExpression="SET synced_at = :at",
                              ExpressionAttributeValues={":at": {"N": str(int(asked_at))}})
-        log.info("directory synced from Slack: %d people listed, %d written, %d bots",
+        log.info("directory synced from Slack: %d people listed, %d differed, %d bots",
                  len(listed), len(writes), len(bots))
         return True
 
     def _plan(self, workspace: str, listed: Dict[str, dict], asked_at: float):
-        """The people to write (those that differ) and the bots set, from the list and
-        what is stored: a person an event told of after the list was asked stands."""
+        """The people to write ({id: fields}, those that differ) and the bots set, from
+        the list and what is stored: a person an event told of after the list was
+        asked stands."""
         stored = self._read_people(workspace)
-        writes, bots = [], set()
+        writes, bots = {}, set()
         for user, fields in listed.items():
             current = stored.get(user)
             if current is not None and float(current.get("updated", {}).get("N", 0)) > asked_at:
@@ -348,8 +356,7 @@ class Directory:
                 bot = fields["bot"]["BOOL"]
                 if current is None or any(current.get(k) != fields.get(k) for k in
                                           ("name", "avatar_url", "bot", "deleted")):
-                    writes.append({"PutRequest": {"Item": {**_user_key(workspace, user),
-                                                           **fields}}})
+                    writes[user] = fields
             if bot:
                 bots.add(user)
         # People only events told of (another team's, with SLACK_TEAM_ID unset) stay bots.
@@ -358,23 +365,26 @@ class Directory:
         return writes, bots
 
     def _read_bots(self, workspace: str) -> Optional[dict]:
+        """The bots item's `rev` (None before any user event)."""
         item = self._db.get_item(TableName=self._table, Key=bots_key(workspace),
                                  ConsistentRead=True).get("Item") or {}
-        return item.get(BOTS_ATTRIBUTE)
+        return item.get(BOTS_REV)
 
     def _replace_bots(self, workspace: str, before: Optional[dict], bots: set) -> bool:
-        """The bots set, replaced only if no user event changed it since `before` was
-        read (an event's person and bots set change in one transaction, so its person
-        was then in the people just read); False if one did."""
+        """The bots set, replaced only if no user event came since its `rev` was read
+        as `before` (an event's person and rev change in one transaction, so every
+        event before that is in the people read after it); False if one came."""
         item = dict(bots_key(workspace))
         if bots:  # a string set cannot be empty: no bots, no attribute
             item[BOTS_ATTRIBUTE] = {"SS": sorted(bots)}
-        condition = {"ConditionExpression": "attribute_not_exists(#ids)"} if before is None else {
-            "ConditionExpression": "#ids = :before",
+        if before is not None:
+            item[BOTS_REV] = before
+        condition = {"ConditionExpression": "attribute_not_exists(#rev)"} if before is None else {
+            "ConditionExpression": "#rev = :before",
             "ExpressionAttributeValues": {":before": before}}
         try:
             self._db.put_item(TableName=self._table, Item=item,
-                              ExpressionAttributeNames={"#ids": BOTS_ATTRIBUTE}, **condition)
+                              ExpressionAttributeNames={"#rev": BOTS_REV}, **condition)
             return True
         except ClientError as error:
             if _is_conflict(error):
@@ -422,14 +432,13 @@ class Directory:
                 people[item["sk"]["S"]] = item
         return people
 
-    def _batch_write(self, requests: List[dict]) -> None:
-        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
-            pending = {self._table: requests[start:start + BATCH_WRITE_LIMIT]}
-            for attempt in range(BATCH_ATTEMPTS):
-                unprocessed = self._db.batch_write_item(RequestItems=pending)["UnprocessedItems"]
-                if not unprocessed:
-                    break
-                pending = unprocessed
-                time.sleep(min(1.0, 0.05 * 2 ** attempt))
-            else:
-                raise RuntimeError("DynamoDB kept refusing the directory writes")
+    def _write_people(self, workspace: str, people: Dict[str, dict], asked_at: float) -> int:
+        """Each listed person's item, unless an event newer than the list wrote it
+        meanwhile; how many were written. Store errors raise (the sync is retried)."""
+        if not people:
+            return 0
+        with ThreadPoolExecutor(max_workers=min(WRITE_WORKERS, len(people))) as pool:
+            results = list(pool.map(
+                lambda user: self._put_if_newer(_user_key(workspace, user), people[user],
+                                                asked_at), people))
+        return sum(results)

@@ -5,8 +5,10 @@
                           handlers, with events shaped as API Gateway sends them
   /@connections/{id}      the API Gateway Management API (POST, GET, DELETE), so the
                           app's boto3 `apigatewaymanagementapi` client works unchanged
-  /slack-api/*            a stand-in for Slack's Web API (devkit/slack_api.py): emoji.list
+  /slack-api/*            a stand-in for Slack's Web API (devkit/slack_api.py): emoji.list,
+                          users.list, users.info, conversations.info
   /demo-emoji/{name}.svg  the demo workspace's custom emoji images
+  /demo-avatar/{id}.svg   its people's avatars
   everything else         the dashboard's static files
 
 Like Lambda, each app instance serves one request at a time: Chalice keeps the

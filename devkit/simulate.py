@@ -76,9 +76,10 @@ def encode(envelope: dict) -> bytes:
 # with the local stack's token the app learns their names, faces and which channel is
 # private from it, so every board has something to show.
 DEMO_PEOPLE = list(slack_api.PEOPLE)
-DEMO_CHANNELS = list(slack_api.CHANNELS)
+DEMO_CHANNELS = list(slack_api.CHANNELS) + [slack_api.DM]
 BOT_SHARE = 0.03  # now and then the demo bot reacts: it counts nowhere once known
 NO_AUTHOR_SHARE = 0.05  # item_user is optional: now and then Slack names no author
+DM_SHARE = 0.05  # now and then a reaction in a DM: in every total, on no channel board
 
 
 @dataclass
@@ -108,7 +109,8 @@ class Traffic:
             name = self._random.choices(names, weights)[0]
             if name in TONED and self._random.random() < 0.4:
                 name += self._random.choice(SKIN_TONES)
-            user, channel = self._random.choice(self.users), self._random.choice(self.channels)
+            rooms = [c for c in self.channels if c != slack_api.DM] or self.channels
+            user, channel = self._random.choice(self.users), self._random.choice(rooms)
             if self.bot and self._random.random() < BOT_SHARE:
                 user = self.bot
             # Someone else's message (or now and then the bot's), so receivers fill too.
@@ -117,6 +119,10 @@ class Traffic:
                 author = self.bot
             if self._random.random() < NO_AUTHOR_SHARE:
                 author = None
+            if slack_api.DM in self.channels and self._random.random() < DM_SHARE:
+                # Only its two members react in a DM, to each other's messages.
+                channel = slack_api.DM
+                user, author = self._random.sample(slack_api.DM_MEMBERS, 2)
             ts = f"{time.time() - self._random.random() * 3600:.6f}"
             self._live.append((user, channel, ts, name, author))
             yield reaction_event(name, team_id=self.team_id, user=user, channel=channel,

@@ -42,7 +42,7 @@ RATE_LIMITS = {"users.list": 20, "users.info": 100, "conversations.info": 50}
 WINDOW = 60.0  # seconds
 
 # The demo workspace (`make run`, devkit/simulate.py): people, its bot, Slackbot, and
-# channels, one of them private. Ids are Slack-like but never clash with the tests'.
+# channels, one of them private, and a DM. Ids are Slack-like but never clash with the tests'.
 TEAM = "T0DEMO"
 PEOPLE = {  # id -> (handle, real name, display name)
     "UDEMOADA": ("ada", "Ada Lovelace", "Ada"),
@@ -64,6 +64,8 @@ CHANNELS = {  # id -> (name, private)
     "CDEMOENG": ("eng", False),
     "CDEMOSECRET": ("secret-plans", True),
 }
+DM = "DDEMOADAGRACE"  # a direct message between these two: private, never named
+DM_MEMBERS = ("UDEMOADA", "UDEMOGRACE")
 CREATED = 1700000000
 
 
@@ -98,6 +100,13 @@ def channel_object(ident: str, name: str, private: bool = False) -> dict:
             "is_pending_ext_shared": False, "creator": "UDEMOADA",
             "topic": {"value": "", "creator": "", "last_set": 0},
             "purpose": {"value": "", "creator": "", "last_set": 0}}
+
+
+def im_object(ident: str, user: str) -> dict:
+    """A DM as conversations.info answers it: no name, the other member's id."""
+    return {"id": ident, "created": CREATED, "is_archived": False, "is_im": True,
+            "is_org_shared": False, "context_team_id": TEAM, "updated": CREATED,
+            "user": user, "is_user_deleted": False, "priority": 0}
 
 
 def _cursor(user: str) -> str:
@@ -137,6 +146,7 @@ class SlackWebAPI:
                                            self.avatar_url(SLACKBOT))
         self.channels = {ident: channel_object(ident, name, private)
                          for ident, (name, private) in CHANNELS.items()}
+        self.channels[DM] = im_object(DM, DM_MEMBERS[1])
         self.page_size = None
         self.limits = dict(RATE_LIMITS)
         self.failure = None

@@ -2,6 +2,7 @@
 conversations.info for channels never heard of (the app's slack_sdk WebClient against
 the devkit's stand-in for Slack's Web API), kept in DynamoDB; and the stand-in
 itself answering as Slack does, rate limits included."""
+import itertools
 import json
 import time
 
@@ -233,16 +234,58 @@ def test_a_bot_that_joins_during_the_sync_stays_a_bot(stack, slack):
     joined = []
 
     class Racing(Directory):
-        def _batch_write(self, requests):
+        def _write_people(self, workspace, people, asked_at):
             if not joined:  # a team_join lands between the sync's reads and its writes
                 joined.append(other.apply(slack_events.DirectoryChange(
                     "Ev1", TEAM, "user", "UNEWBOT", "Newbot", None, True, False, False,
                     time.time() - 30), TEAM))
-            super()._batch_write(requests)
+            return super()._write_people(workspace, people, asked_at)
 
     racing = Racing(client, stack.counts_table, slack.token, slack.api_url)
     assert racing.sync(TEAM) is True and joined == ["applied"]
     assert bots(stack) == {"UDEMOBOT", "USLACKBOT", "UNEWBOT"}
+
+
+def test_a_rename_that_lands_while_the_sync_writes_stands(stack, slack):
+    """The sync writes a person only if no newer event did meanwhile."""
+    client, now = stack.dynamodb_client(), time.time()
+    other = Directory(client, stack.counts_table)
+    renamed = []
+
+    class Racing(Directory):
+        def _write_people(self, workspace, people, asked_at):
+            if not renamed:  # a user_change lands between the sync's reads and its writes
+                renamed.append(other.apply(slack_events.DirectoryChange(
+                    "Ev1", TEAM, "user", "UDEMOGRACE", "Grace (renamed)", None, False, False,
+                    False, now + 5), TEAM))
+            return super()._write_people(workspace, people, asked_at)
+
+    racing = Racing(client, stack.counts_table, slack.token, slack.api_url, clock=lambda: now)
+    assert racing.sync(TEAM) is True and renamed == ["applied"]
+    people = racing.people(TEAM, ["UDEMOGRACE", "UDEMOADA"])
+    assert people["UDEMOGRACE"] == {"name": "Grace (renamed)", "avatar_url": None}
+    assert people["UDEMOADA"]["name"] == "Ada"
+
+
+def test_a_bot_that_stops_being_one_while_the_sync_replaces_the_set_is_no_bot(stack, slack):
+    """An event that leaves the bots set as it was (a DELETE of an id not in it) still
+    makes the sync plan again, so the newer word on who is a bot stands."""
+    client, now = stack.dynamodb_client(), time.time()
+    other = Directory(client, stack.counts_table)
+    changed = []
+
+    class Racing(Directory):
+        def _replace_bots(self, workspace, before, bots):
+            if not changed:  # after the sync's writes, before the bots set is replaced
+                changed.append(other.apply(slack_events.DirectoryChange(
+                    "Ev1", TEAM, "user", "UDEMOBOT", "Polly", None, False, False, False,
+                    now + 5), TEAM))
+            return super()._replace_bots(workspace, before, bots)
+
+    racing = Racing(client, stack.counts_table, slack.token, slack.api_url, clock=lambda: now)
+    assert racing.sync(TEAM) is True and changed == ["applied"]
+    assert bots(stack) == {"USLACKBOT"}
+    assert count(stack, user="UDEMOBOT")["result"] == "counted"
 
 
 @pytest.mark.parametrize("failure", ["ratelimited", "down", "reset", "token"])
@@ -407,3 +450,28 @@ def test_the_stand_in_answers_429_past_a_tiers_limit(stack, slack, method, args,
                            timeout=5).status_code == 200
     finally:
         slack.clock = time.monotonic
+
+
+def test_the_demo_traffic_fills_every_board_with_names(stack, slack):
+    """`make run`'s traffic against the stand-in's demo workspace: people by name as
+    givers and receivers, the public channels by name, the private one and the DM
+    counted but never on the channels board, and the bot's reactions nowhere."""
+    from devkit import simulate
+    board(stack, "givers")  # a page opened first: the daily sync learns the bot
+    outcomes = []
+    for envelope in itertools.islice(simulate.Traffic(team_id=TEAM, seed=3).events(), 150):
+        outcomes.append(simulate.outcome(post_event(stack, envelope)))
+    assert set(outcomes) <= simulate.APPLIED, outcomes
+    assert f"ignored: user {slack_api.BOT} is a bot" in outcomes
+    channels = board(stack, "channels")
+    assert {r["name"] for r in channels.values()} == {"general", "random", "design", "eng"}
+    givers, receivers = board(stack, "givers"), board(stack, "receivers")
+    shown = {u: display or real for u, (_, real, display) in slack_api.PEOPLE.items()}
+    shown[slack_api.BOT] = slack_api.BOT_NAME  # its messages may receive reactions
+    assert len(givers) >= 6 and len(receivers) >= 6
+    for row in [*givers.values(), *receivers.values()]:
+        assert row["name"] == shown[row["user"]]
+        assert row["avatar_url"] == slack.avatar_url(row["user"])
+    assert slack_api.BOT not in givers
+    assert stored(stack, "CHAN")["CDEMOSECRET"]["private"] == {"BOOL": True}
+    assert simulate.DEMO_CHANNELS[-1] == slack_api.DM
