@@ -347,7 +347,7 @@ def test_site_upload_serves_every_file_with_its_headers(aws, moto_url, tmp_path)
 
     html = requests.get(f"{moto_url}/{bucket}/index.html", timeout=10).text
     assert _config_of(html) == {"apiUrl": api, "wsUrl": ws, "title": "Emojiboard",
-                                "workspace": "Acme"}
+                                "workspace": "Acme", "peopleBoards": True}
     for asset in assets:  # the page (or its import map) names every asset it loads
         assert f"./{asset}" in html, asset
 
