@@ -67,6 +67,7 @@ function totalLabel(s, total) {
   const reactions = total === 1 ? "reaction" : "reactions";
   if (s.view === "people") return `${reactions} ${s.side === "received" ? "received" : "given"} ${when}`;
   if (s.view === "channels") return `${reactions} in public channels ${when}`;
+  if (s.filter) return `${reactions} ${filterWords(s.filter, knownName(s.filter.id) ?? s.filter.id)} ${when}`;
   return `${reactions} ${when}`;
 }
 
@@ -173,6 +174,7 @@ function showFilter() {
     if (state.filter?.id !== filter.id) return;
     $("filter-text").textContent = words();
     if (tv) $("view-title").textContent = `${titleOf(state)} ${words()}`;
+    paint();
   });
 }
 

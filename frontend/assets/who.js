@@ -9,7 +9,7 @@ const COLOURS = ["#6d28d9", "#be185d", "#0f766e", "#1d4ed8", "#b45309", "#4d7c0f
 export function initials(name) {
   const words = String(name ?? "").trim().split(/[\s._-]+/u).filter(Boolean);
   const letters = words.length > 1 ? [words[0], words[words.length - 1]] : [words[0] ?? "?"];
-  return letters.map((word) => [...word][0]).join("").toUpperCase().slice(0, 2) || "?";
+  return letters.map((word) => [...word][0]).join("").toUpperCase() || "?";
 }
 
 function initialsElement(row) {
