@@ -231,11 +231,14 @@ def site_group(ctx):
               help="Directory to write the site into (new, empty, or an earlier build).")
 @click.option("--title", default="Emojiboard", show_default=True)
 @click.option("--workspace", default="", help="The workspace name shown under the title.")
-def site_build(api_url, ws_url, out_dir, title, workspace):
+@click.option("--people-boards", type=click.Choice(["on", "off"]), default="on",
+              envvar="PEOPLE_BOARDS", show_default=True,
+              help="off: no People view or person filters (as the app's PEOPLE_BOARDS).")
+def site_build(api_url, ws_url, out_dir, title, workspace, people_boards):
     """Render frontend/ into a static site for S3 or any web server."""
     try:
         index = site.build(out_dir, api_url=api_url, ws_url=ws_url, title=title,
-                           workspace=workspace)
+                           workspace=workspace, people_boards=people_boards)
     except site.SiteError as error:
         raise click.UsageError(str(error)) from None
     files = sorted(p.name for p in index.parent.iterdir() if not p.name.startswith("."))

@@ -496,10 +496,10 @@ def test_each_view_shows_its_rows_from_real_events(stack, open_page, slack):
     first = listed[0].strip(":")
     use = reaction(first, user=ADA, channel=GENERAL, item_ts="1700000000.000200")
     post_event(stack, use)
-    expect(names(unused)).to_have_text(listed[1:], timeout=3000)
+    expect(names(unused)).to_have_text(listed[1:], timeout=10_000)
     post_event(stack, reaction(first, added=False, user=ADA, channel=GENERAL,
                                item_ts="1700000000.000200"))
-    expect(names(unused)).to_have_text(listed, timeout=3000)
+    expect(names(unused)).to_have_text(listed, timeout=10_000)
 
 
 def test_tied_counts_share_a_rank_and_both_get_gold(stack, open_page):

@@ -44,6 +44,7 @@ from moto.apigateway.models import APIGatewayBackend
 from moto.apigatewayv2.responses import ApiGatewayV2Response
 from moto.server import ThreadedMotoServer
 
+from chalicelib import fanout
 from devkit import deploy, infra, manifest, policy, publish, site, tables
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -536,7 +537,7 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
     # The counts table's stream feeds counts_changed (batches of up to 1,000 records)...
     from_stream = mappings[functions[f"{prefix}-counts_changed"]["FunctionArn"]]
     assert from_stream["EventSourceArn"] == stream
-    assert from_stream["BatchSize"] == 1000
+    assert from_stream["BatchSize"] == fanout.STREAM_BATCH_SIZE == 10000
     assert from_stream["MaximumBatchingWindowInSeconds"] == 0  # no batching window
     # ...and the push queue feeds push_shard, one shard per invocation.
     from_queue = mappings[functions[f"{prefix}-push_shard"]["FunctionArn"]]
@@ -666,7 +667,7 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
     # points both event sources at the table and the queue this template creates.
     stream, = [e for e in events["app.counts_changed"] if e["Type"] == "DynamoDB"]
     assert stream["Properties"]["Stream"] == {"Fn::GetAtt": ["CountsTable", "StreamArn"]}
-    assert stream["Properties"]["BatchSize"] == 1000
+    assert stream["Properties"]["BatchSize"] == fanout.STREAM_BATCH_SIZE
     assert stream["Properties"]["MaximumBatchingWindowInSeconds"] == 0
     queue, = events["app.push_shard"]
     assert queue["Type"] == "SQS"
