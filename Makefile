@@ -13,7 +13,7 @@ AWS_ARGS = --stage $(STAGE) $(if $(PROFILE),--profile $(PROFILE)) $(if $(REGION)
 .PHONY: run test bench deploy destroy package install check-java clean
 
 run: install check-java
-	$(PY) -m devkit serve --demo --port $(PORT) --dynamodb $(DYNAMODB)
+	$(PY) -m devkit serve --demo --import-history 30 --port $(PORT) --dynamodb $(DYNAMODB)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -4,7 +4,7 @@ import time
 
 from chalice import Chalice, Response
 
-from chalicelib import api, fanout, ingest, live, services, settings
+from chalicelib import api, fanout, ingest, live, services, settings, tasks
 from chalicelib.settings import SettingsError
 
 app = Chalice(app_name="emojiboard")
@@ -38,6 +38,11 @@ def leaderboard():
 @app.route("/api/trend", methods=["GET"], cors=True)
 def trend():
     return _reply(api.trend, app.current_request.query_params)
+
+
+@app.route("/api/history", methods=["GET"], cors=True)
+def history():
+    return _reply(api.history, app.current_request.query_params)
 
 
 @app.on_ws_connect()
@@ -97,3 +102,15 @@ if _push_queue:
     def push_shard(event):
         for record in event:
             fanout.push_shard(record.body, services.get())
+
+
+# Joining channels and importing history (chalicelib/tasks.py): slices of work at
+# Slack's pace, each queueing the next, within the function's time limit.
+_tasks_queue = _event_source("TASKS_QUEUE_ARN", "the tasks queue's ARN")
+if _tasks_queue:
+    @app.on_sqs_message(queue_arn=_tasks_queue, batch_size=1)
+    def slack_tasks(event):
+        context = event.context
+        left = context.get_remaining_time_in_millis() / 1000 if context else None
+        for record in event:
+            tasks.run(record.body, services.get(), left, time.time())

@@ -1,5 +1,5 @@
-"""GET /api/leaderboard (the same rows a WebSocket snapshot carries) and
-GET /api/trend."""
+"""GET /api/leaderboard (the same rows a WebSocket snapshot carries),
+GET /api/trend and GET /api/history."""
 import logging
 import time
 from typing import Mapping, Optional, Tuple
@@ -35,4 +35,15 @@ def trend(params: Optional[Mapping[str, str]], services: Services) -> Tuple[int,
         return 400, {"error": str(error)}
     except (ClientError, BotoCoreError) as error:
         log.error("trend read failed: %s", error)
+        return UNAVAILABLE
+
+
+def history(params: Optional[Mapping[str, str]], services: Services) -> Tuple[int, dict]:
+    """Where the history import stands (chalicelib/history.py)."""
+    if params:
+        return 400, {"error": f"/api/history takes no parameters (got {', '.join(sorted(params))})"}
+    try:
+        return 200, services.history.status(services.workspace).to_dict()
+    except (ClientError, BotoCoreError) as error:
+        log.error("history status read failed: %s", error)
         return UNAVAILABLE

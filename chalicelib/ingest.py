@@ -81,10 +81,22 @@ def _emoji_changed(event: slack_events.EmojiChanged, services: Services) -> Repl
 
 
 def _directory_change(event: slack_events.DirectoryChange, services: Services) -> Reply:
-    """A person or channel renamed, joined or created: newer wins, so a retry is safe."""
+    """A person or channel renamed, joined or created: newer wins, so a retry is safe.
+    A new public channel is also joined (coverage.py), on the tasks queue: joining
+    waits on Slack's rate limits, which this route cannot."""
     try:
         result = services.directory.apply(event, services.workspace)
     except (ClientError, BotoCoreError, RuntimeError) as error:
         log.error("could not apply directory change %s: %s", event.event_id, error)
         return 503, {"error": "the store is unavailable; Slack will retry"}
+    settings = services.settings
+    if (event.created and settings.join_public_channels and services.tasks is not None
+            and event.id not in settings.excluded_channels):
+        try:
+            services.tasks.send({"task": "join", "channel": event.id})
+        except (ClientError, BotoCoreError) as error:
+            # Applied, not yet joined: Slack's retry applies it again (newer wins) and
+            # queues the join.
+            log.error("could not queue joining %s: %s", event.id, error)
+            return 503, {"error": "the tasks queue is unavailable; Slack will retry"}
     return 200, {"ok": True, "result": result}

@@ -14,8 +14,10 @@ from .connections import ConnectionStore
 from .counts import CountStore
 from .directory import Directory
 from .emoji import EmojiCatalog
+from .history import History
 from .management import ManagementAPI
 from .shards import PushQueue
+from .tasks import TasksQueue
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class Services:
     emoji: EmojiCatalog
     directory: Directory
     push_queue: Optional[PushQueue]  # None without PUSH_QUEUE_URL: one handler pushes all
+    history: History
+    tasks: Optional[TasksQueue]  # None without TASKS_QUEUE_URL: no joining, no imports
 
     @property
     def workspace(self) -> str:
@@ -84,17 +88,24 @@ def get() -> Services:
         log.error("dashboards cannot be reached yet: %s", error)
         management = _NoManagementAPI(error)
     connections = ConnectionStore(dynamodb, settings.connections_table)
+    counts = CountStore(dynamodb, settings.counts_table)
+
+    def sqs():
+        return session.client("sqs", endpoint_url=settings.sqs_endpoint_url,
+                              region_name=settings.region or "us-east-1", config=_SQS_CONFIG)
+
     return Services(
         settings=settings,
-        counts=CountStore(dynamodb, settings.counts_table),
+        counts=counts,
         connections=connections,
         broadcaster=Broadcaster(management, connections, settings.fanout_workers),
         emoji=EmojiCatalog(dynamodb, settings.counts_table, settings.slack_bot_token,
                            settings.slack_api_url),
         directory=Directory(dynamodb, settings.counts_table, settings.slack_bot_token,
                             settings.slack_api_url),
-        push_queue=PushQueue(lambda: session.client(
-            "sqs", endpoint_url=settings.sqs_endpoint_url,
-            region_name=settings.region or "us-east-1", config=_SQS_CONFIG),
-            settings.push_queue_url) if settings.push_queue_url else None,
+        push_queue=PushQueue(sqs, settings.push_queue_url) if settings.push_queue_url else None,
+        history=History(dynamodb, settings.counts_table, counts, settings.slack_bot_token,
+                        settings.slack_api_url, settings.excluded_channels,
+                        settings.join_public_channels),
+        tasks=TasksQueue(sqs, settings.tasks_queue_url) if settings.tasks_queue_url else None,
     )

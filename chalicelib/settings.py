@@ -43,6 +43,10 @@ class Settings:
     # and conversations whose reactions count nowhere.
     people_boards: bool
     excluded_channels: FrozenSet[str]
+    # Day one (coverage.py, history.py): join every public channel; the tasks queue
+    # (SQS) that joining and history imports run on.
+    join_public_channels: bool
+    tasks_queue_url: Optional[str]
 
     def management_endpoint(self) -> str:
         """The API Gateway Management API endpoint that reaches our dashboards."""
@@ -112,6 +116,8 @@ def load(env: Mapping[str, str] = os.environ) -> Settings:
         people_boards=switch(env, "PEOPLE_BOARDS", True),
         excluded_channels=frozenset(c.strip() for c in env.get("EXCLUDED_CHANNELS", "").split(",")
                                     if c.strip()),
+        join_public_channels=switch(env, "JOIN_PUBLIC_CHANNELS", True),
+        tasks_queue_url=env.get("TASKS_QUEUE_URL", "").strip() or None,
     )
 
 
@@ -123,5 +129,6 @@ def signing_secret(env: Mapping[str, str] = os.environ) -> str:
 def event_source(name: str, env: Mapping[str, str] = os.environ) -> Optional[str]:
     """An ARN app.py registers a handler on at import (COUNTS_STREAM_ARN: the counts
     table's stream, which feeds the fan-out; PUSH_QUEUE_ARN: the push queue, which
-    feeds the pushers). `devkit deploy|package|serve` set both; None when unset."""
+    feeds the pushers; TASKS_QUEUE_ARN: the tasks queue). `devkit deploy|package|serve`
+    set them; None when unset."""
     return env.get(name, "").strip() or None

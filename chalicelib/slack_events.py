@@ -84,6 +84,7 @@ class DirectoryChange:
     private: bool
     deleted: bool
     updated: float       # the event's event_ts (or the envelope's event_time)
+    created: bool = False  # channel_created: a new public channel, for the app to join
 
 
 SlackEvent = Union[UrlVerification, Ignored, Reaction, EmojiChanged, DirectoryChange]
@@ -278,4 +279,5 @@ def _directory_change(envelope: dict, event: dict, now: float) -> DirectoryChang
         raise BadRequest("event.channel must be a channel object")
     return DirectoryChange(**ids, kind="channel", id=_slack_id(channel, "id", "event.channel"),
                            name=_field(channel, "name", "event.channel"), avatar_url=None,
-                           bot=False, private=CHANNEL_EVENTS[kind], deleted=False)
+                           bot=False, private=CHANNEL_EVENTS[kind], deleted=False,
+                           created=kind == "channel_created")

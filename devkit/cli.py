@@ -5,6 +5,7 @@ AWS refusing a call, Chalice failing) are turned into one line, `Error: ...`, in
 place: `Commands.invoke`. Anything else is a bug and keeps its traceback."""
 import logging
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -139,11 +140,24 @@ def main(ctx):
 @click.option("--shard-size", default=None, type=click.IntRange(min=1), envvar="FANOUT_SHARD_SIZE",
               help="Dashboards per shard: beyond it the fan-out queues shards for the "
                    "pushers (default 500; env FANOUT_SHARD_SIZE).")
-def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id, pushers, shard_size):
+@click.option("--slack-workspace", "slack_workspace", metavar="FILE", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Serve this workspace (Slack's response shapes, see devkit/slack_api.py) "
+                   "instead of the demo one")
+@click.option("--import-history", "import_days", default=0, show_default=True,
+              type=click.IntRange(0, 90), metavar="DAYS",
+              help="On first start (no import yet), import this many days of the Slack "
+                   "workspace's history (0: none).")
+def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id, pushers, shard_size,
+          slack_workspace, import_days):
     """Run the whole app on one port: API, WebSocket, Management API, dashboard."""
     _stop_on_signals()
-    stack = LocalStack(host=host, port=port, dynamodb_choice=dynamodb_choice, data_dir=data_dir,
-                       team_id=team_id, pushers=pushers, shard_size=shard_size)
+    try:
+        stack = LocalStack(host=host, port=port, dynamodb_choice=dynamodb_choice, data_dir=data_dir,
+                           team_id=team_id, pushers=pushers, shard_size=shard_size,
+                           slack_workspace=slack_workspace)
+    except ValueError as error:  # a --slack-workspace file that is not a workspace
+        raise click.ClickException(str(error)) from None
     try:
         stack.start()  # on any failure it has stopped what it started, children included
     except PortInUse as error:
@@ -164,6 +178,8 @@ def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id, pushe
         click.echo(f"Fan-out:   the counts table's stream, batches of up to {m.batch_size} "
                    f"records, {m.batching_window_s:g} s window; {stack.pushers} pusher "
                    f"process{'es' if stack.pushers > 1 else ''} on the push queue")
+        if import_days:
+            _first_start_import(stack, import_days)
         if demo:
             threading.Thread(target=simulate.send, daemon=True, kwargs=dict(
                 url=f"{stack.url}/slack/events", secret=stack.secret, rate=demo_rate,
@@ -176,6 +192,17 @@ def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id, pushe
     finally:
         stop.set()
         stack.stop()
+
+
+def _first_start_import(stack: LocalStack, days: int) -> None:
+    """Import the workspace's history unless an import has run (or runs) here."""
+    from . import importer
+    target = importer.Target.local(stack.url)
+    if target.status()["state"] != "idle":
+        return
+    importer.request(target, days, click.echo)
+    click.echo(f"History: importing the last {days} days of the Slack workspace; follow it "
+               f"with python -m devkit history import --local {stack.url}")
 
 
 def _stop_on_signals() -> None:
@@ -293,6 +320,50 @@ def bench(only, runs, events, concurrency, dashboards, burst_rate, burst_seconds
         raise click.ClickException(f"the bench needs DynamoDB Local: {dynamodb.why_not_local()}")
     bench_module.run(list(only), runs, events, concurrency, sizes, burst_rate, burst_seconds,
                      burst_dashboards, pusher_dashboards, shard_size, storm_dashboards)
+
+
+# ---- history --------------------------------------------------------------------
+
+@main.group("history", cls=Commands, invoke_without_command=True)
+@click.pass_context
+def history_group(ctx):
+    """Import the reactions of the workspace's past messages."""
+    _help_without_command(ctx)
+
+
+@history_group.command("import")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 90),
+              help="How far back to go (at most 90 days).")
+@click.option("--local", "local_url", default=None, metavar="URL",
+              help="The local stack (python -m devkit serve), e.g. http://127.0.0.1:8000.")
+@click.option("--stage", default=None, callback=lambda ctx, p, v: v and _stage(ctx, p, v),
+              help="A deployed Chalice stage in .chalice/config.json.")
+@click.option("--profile", default=None, help="AWS profile (else the default credentials).")
+@click.option("--region", default=None, help="AWS region (else the profile's / AWS_REGION).")
+def history_import(days, local_url, stage, profile, region):
+    """Import N days of reactions in the deployment, showing progress until done.
+    Ctrl-C stops following, not the import; running it again follows it again."""
+    from . import importer
+    if bool(local_url) == bool(stage):
+        raise click.UsageError("pass one of --stage STAGE or --local URL")
+    if local_url:
+        target = importer.Target.local(local_url)
+    else:
+        session, _ = _aws(stage, profile, region)
+        target = importer.Target.deployed(stage, session)
+    try:
+        job = importer.request(target, days, click.echo)
+        status = importer.follow(target, job, click.echo)
+    except KeyboardInterrupt:
+        click.echo("\nStopped following; the import goes on in the deployment. Run the "
+                   "command again to follow it.")
+        sys.exit(130)
+    except importer.HistoryImportError as error:
+        raise click.ClickException(str(error)) from None
+    if status["state"] == "failed":
+        raise click.ClickException(f"the import failed: {status.get('error', 'no reason given')}")
+    click.echo(f"Imported {status['reactions_imported']:,} reactions from "
+               f"{status['channels_done']} channels, back to {status['oldest']}.")
 
 
 # ---- AWS ------------------------------------------------------------------------

@@ -1,17 +1,20 @@
 """`python -m devkit deploy|destroy|package`: the app on AWS in one command.
 
 deploy:
-  1. the stacks Chalice does not create (`infra.py`): tables, the push queue and the
-     site bucket;
+  1. the stacks Chalice does not create (`infra.py`): tables, the push queue, the
+     tasks queue and the site bucket;
   2. `chalice deploy --stage S` through Chalice's own Python API (what its CLI runs),
-     with the stacks' table names, the counts table's stream and the push queue (URL
-     and ARN), the WebSocket API's id and the Slack secrets as the functions'
-     environment variables, and the policy rendered for these resources;
+     with the stacks' table names, the counts table's stream, the push queue and the
+     tasks queue (URL and ARN of each), the WebSocket API's id and the Slack settings as
+     the functions' environment variables, and the policy rendered for these resources;
   3. Chalice learns the WebSocket API's id only by creating it: when the id was not
      known before this deploy (the first one), deploy once more with WEBSOCKET_API_ID
      and the policy's `execute-api:ManageConnections` naming that API
      (docs/architecture.md, "Deploying"); then the WebSocket stage's route throttling;
   4. the dashboard built with the deployed URLs (`site.py`) and uploaded (`publish.py`);
+     then, unless JOIN_PUBLIC_CHANNELS is off, `{"task": "join_all"}` on the tasks
+     queue: `slack_tasks` joins every public channel (chalicelib/coverage.py), so the
+     bot hears their reactions from the first day (`queue_join_all`);
   5. the dashboard URL, the Slack Request URL, and a Slack app manifest.
 """
 import json
@@ -25,8 +28,9 @@ from pathlib import Path
 from typing import Callable, Dict, Optional
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.settings import switch
+from chalicelib.settings import SettingsError, switch
 
 from . import infra, manifest, policy, publish, site
 
@@ -37,11 +41,14 @@ DIST = ROOT / "dist"
 # Secrets are never committed: the deployer's environment, or SSM Parameter Store.
 SECRETS = ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
 # Plain settings a deployer may pass from the shell (or SSM), e.g. SLACK_TEAM_ID.
-OPTIONAL_SETTINGS = ("SLACK_TEAM_ID", "PEOPLE_BOARDS", "EXCLUDED_CHANNELS")
+OPTIONAL_SETTINGS = ("SLACK_TEAM_ID", "PEOPLE_BOARDS", "EXCLUDED_CHANNELS",
+                     "JOIN_PUBLIC_CHANNELS")
 # What app.py reads at import (the event sources its handlers are registered on), not
-# only at run time: the counts table's stream (`counts_changed`) and the push queue
-# (`push_shard`).
-IMPORT_SETTINGS = ("COUNTS_STREAM_ARN", "PUSH_QUEUE_ARN")
+# only at run time: the counts table's stream (`counts_changed`), the push queue
+# (`push_shard`) and the tasks queue (`slack_tasks`).
+IMPORT_SETTINGS = ("COUNTS_STREAM_ARN", "PUSH_QUEUE_ARN", "TASKS_QUEUE_ARN")
+# After a deploy: join every public channel (chalicelib/tasks.py, coverage.py).
+JOIN_ALL_TASK = {"task": "join_all"}
 # Route throttling of the WebSocket API's stage (every route: $connect, $default,
 # $disconnect). The API is open to any browser, and API Gateway's account-level
 # throttle (10,000 requests/s per region by default) is shared by the Slack route's
@@ -84,6 +91,13 @@ def fanout_environment(counts_stream_arn, push_queue_url, push_queue_arn) -> dic
     fed from (ARN). Each an actual value, or a CloudFormation reference to one."""
     return {"COUNTS_STREAM_ARN": counts_stream_arn, "PUSH_QUEUE_URL": push_queue_url,
             "PUSH_QUEUE_ARN": push_queue_arn}
+
+
+def tasks_environment(tasks_queue_url, tasks_queue_arn) -> dict:
+    """The tasks queue: the Slack route (a new channel to join) and `slack_tasks`
+    (each slice's continuation) send to it (URL), and `slack_tasks` is fed from it
+    (ARN). Each an actual value, or a CloudFormation reference to one."""
+    return {"TASKS_QUEUE_URL": tasks_queue_url, "TASKS_QUEUE_ARN": tasks_queue_arn}
 
 
 def ssm_name(stage: str, variable: str) -> str:
@@ -197,6 +211,7 @@ class Result:
     stacks: Dict[str, str]
     chalice_passes: int
     environment: Dict[str, str]
+    join_all_queued: bool = False
 
 
 def policy_values(stage: str, region: str, account: str, partition: str,
@@ -204,6 +219,7 @@ def policy_values(stage: str, region: str, account: str, partition: str,
     return {"AWS::Partition": partition, "AWS::Region": region, "AWS::AccountId": account,
             "CountsTable": tables["counts"], "ConnectionsTable": tables["connections"],
             "PushQueueName": infra.push_queue_name(stage),
+            "TasksQueueName": infra.tasks_queue_name(stage),
             "WebsocketAPI": websocket_api_id,
             "WebsocketStage": infra.stage_setting(stage, "WEBSOCKET_STAGE"),
             "AppName": infra.APP_NAME, "Stage": stage}
@@ -225,7 +241,13 @@ def deploy(stage: str, session: boto3.session.Session, chalice: Chalice,
     environment = {"COUNTS_TABLE": tables["counts"], "CONNECTIONS_TABLE": tables["connections"]}
     environment.update(fanout_environment(outputs["CountsStreamArn"], outputs["PushQueueUrl"],
                                           outputs["PushQueueArn"]))
+    environment.update(tasks_environment(outputs["TasksQueueUrl"], outputs["TasksQueueArn"]))
     environment.update(slack_settings(stage, session.client("ssm"), env, echo))
+    try:  # the functions would fail on it at every request: stop before deploying them
+        join_public_channels = switch(environment, "JOIN_PUBLIC_CHANNELS", True)
+    except SettingsError as error:
+        raise DeployError(f"{error} (the deployer's environment, or SSM parameter "
+                          f"{ssm_name(stage, 'JOIN_PUBLIC_CHANNELS')})") from None
 
     # 2 and 3. chalice deploy, twice when the WebSocket API id was not known before.
     partition = session.get_partition_for_region(region)
@@ -258,6 +280,8 @@ def deploy(stage: str, session: boto3.session.Session, chalice: Chalice,
                    people_boards=switch(environment, "PEOPLE_BOARDS", True))
         files = publish.upload(s3, outputs["SiteBucket"], site_dir)
     echo(f"uploaded {len(files)} files to s3://{outputs['SiteBucket']}")
+    joining = queue_join_all(session.client("sqs"), outputs["TasksQueueUrl"],
+                             join_public_channels, "SLACK_BOT_TOKEN" in environment, echo)
 
     # 5. What the user needs next.
     request_url = f"{api_url}/slack/events"
@@ -266,7 +290,8 @@ def deploy(stage: str, session: boto3.session.Session, chalice: Chalice,
                     manifest_path=manifest_path, site_files=files,
                     stacks=outputs["_status"], chalice_passes=passes,
                     environment={k: ("(set)" if k in SECRETS else v)
-                                 for k, v in environment.items()})
+                                 for k, v in environment.items()},
+                    join_all_queued=joining)
     echo("")
     echo(f"Dashboard:         {result.dashboard_url}")
     echo(f"Slack Request URL: {result.request_url}")
@@ -278,6 +303,32 @@ def deploy(stage: str, session: boto3.session.Session, chalice: Chalice,
              + ", ".join(ssm_name(stage, s) for s in missing)
              + f") and run `make deploy STAGE={stage}` again (README, Deploying to AWS).")
     return result
+
+
+def queue_join_all(sqs, tasks_queue_url: str, join_public_channels: bool, bot_token: bool,
+                   echo: Callable[[str], None] = print) -> bool:
+    """Join every public channel after install: JOIN_ALL_TASK on the tasks queue, for
+    `slack_tasks` (every deploy: joining is idempotent, and a sweep joins only the
+    channels the bot is not in yet). Not when JOIN_PUBLIC_CHANNELS is off, nor without
+    the bot token (the app is not installed yet: `slack_tasks` could not join, and the
+    deploy after the install queues it). Whether it was queued; a failure to queue is a
+    warning, not a failed deploy: the app is deployed, and new channels are joined as
+    Slack announces them."""
+    if not join_public_channels:
+        echo("JOIN_PUBLIC_CHANNELS is off: public channels are not joined")
+        return False
+    if not bot_token:
+        echo("public channels not joined yet: no SLACK_BOT_TOKEN (the deploy after "
+             "installing the Slack app joins them)")
+        return False
+    try:
+        sqs.send_message(QueueUrl=tasks_queue_url, MessageBody=json.dumps(JOIN_ALL_TASK))
+    except (BotoCoreError, ClientError) as error:
+        echo(f"warning: could not queue joining every public channel ({error}); the "
+             "next deploy queues it again")
+        return False
+    echo(f"queued joining every public channel on {tasks_queue_url.rsplit('/', 1)[-1]}")
+    return True
 
 
 def caller_account(session: boto3.session.Session) -> str:
@@ -328,7 +379,11 @@ PACKAGE_PARAMETERS = {
     "SlackTeamId": ("SLACK_TEAM_ID", "Count only this workspace (empty: any)", False),
     "PeopleBoards": ("PEOPLE_BOARDS", "on or off: the givers and receivers boards (empty: on)", False),
     "ExcludedChannels": ("EXCLUDED_CHANNELS", "Channel ids whose reactions count nowhere, comma-separated", False),
+    "JoinPublicChannels": ("JOIN_PUBLIC_CHANNELS", "on or off: join every public channel (empty: on)", False),
 }
+# The queue each `@app.on_sqs_message` handler of app.py reads, by the resource in
+# `infra.app_resources` (a new queue handler must be added here).
+QUEUE_OF_HANDLER = {"push_shard": "PushQueue", "slack_tasks": "TasksQueue"}
 
 
 def _chalice_cli(args, project_dir: Path, region: str, settings: Dict[str, str]) -> None:
@@ -345,21 +400,25 @@ def _chalice_cli(args, project_dir: Path, region: str, settings: Dict[str, str])
 
 def merge_template(stage: str, chalice_template: dict) -> dict:
     """The resources of both stacks, and what ties Chalice's functions to them: each
-    function's environment (Refs to the tables, the push queue, the WebSocket API and
-    the Slack parameters), the event sources (the counts table's stream, the push
-    queue) and each function role's policy (the hand-written one, `Fn::Sub`)."""
+    function's environment (Refs to the tables, the queues, the WebSocket API and the
+    Slack parameters), the event sources (the counts table's stream; each queue
+    handler's own queue, QUEUE_OF_HANDLER) and each function role's policy (the
+    hand-written one, `Fn::Sub`)."""
     resources = {**infra.data_resources(stage), **infra.app_resources(stage)}
     variables = {name: {"Ref": param} for param, (name, _, _) in PACKAGE_PARAMETERS.items()}
     variables.update(COUNTS_TABLE={"Ref": "CountsTable"},
                      CONNECTIONS_TABLE={"Ref": "ConnectionsTable"},
                      WEBSOCKET_API_ID={"Ref": "WebsocketAPI"})
     counts_stream = {"Fn::GetAtt": ["CountsTable", "StreamArn"]}
-    push_queue = {"Fn::GetAtt": ["PushQueue", "Arn"]}
-    variables.update(fanout_environment(counts_stream, {"Ref": "PushQueue"}, push_queue))
+    queue_arns = {queue: {"Fn::GetAtt": [queue, "Arn"]} for queue in QUEUE_OF_HANDLER.values()}
+    variables.update(fanout_environment(counts_stream, {"Ref": "PushQueue"},
+                                        queue_arns["PushQueue"]))
+    variables.update(tasks_environment({"Ref": "TasksQueue"}, queue_arns["TasksQueue"]))
     document = policy.as_cloudformation({
         "WebsocketStage": infra.stage_setting(stage, "WEBSOCKET_STAGE"),
         # In Fn::Sub `${PushQueue}` would be its Ref, the URL: the policy names the queue.
         "PushQueueName": {"Fn::GetAtt": ["PushQueue", "QueueName"]},
+        "TasksQueueName": {"Fn::GetAtt": ["TasksQueue", "QueueName"]},
         "AppName": infra.APP_NAME, "Stage": stage})
     for logical_id, resource in chalice_template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
@@ -369,13 +428,17 @@ def merge_template(stage: str, chalice_template: dict) -> dict:
         name = f"{infra.APP_NAME}-{stage}" + ("" if handler == "app" else f"-{handler}")
         properties = {"FunctionName": name, "Environment": {"Variables": variables}}
         # The event sources, which Chalice writes as the literal ARNs app.py was
-        # imported with: the stream of the table and the queue this template creates.
+        # imported with: the stream of the table and the queues this template creates,
+        # each handler its own.
         sources = {}
         for event, source in resource["Properties"].get("Events", {}).items():
             if source["Type"] == "DynamoDB":
                 sources[event] = {"Properties": {"Stream": counts_stream}}
             elif source["Type"] == "SQS":
-                sources[event] = {"Properties": {"Queue": push_queue}}
+                if handler not in QUEUE_OF_HANDLER:
+                    raise DeployError(f"app.py's queue handler {handler} reads no queue "
+                                      "this template knows: add it to QUEUE_OF_HANDLER")
+                sources[event] = {"Properties": {"Queue": queue_arns[QUEUE_OF_HANDLER[handler]]}}
         if sources:
             properties["Events"] = sources
         resources[logical_id] = {"Properties": properties}
@@ -410,14 +473,17 @@ def package(stage: str, out_dir: Path, project_dir: Path = ROOT,
     out_dir = Path(out_dir).resolve()
     # Chalice reads the stage's committed policy file (.chalice/policy-{stage}.json);
     # the merge template replaces each role's policy with the Fn::Sub form.
-    # app.py needs the stream's and the queue's ARNs at import to register its
+    # app.py needs the stream's and the queues' ARNs at import to register its
     # handlers; these stand-ins are replaced in the template by the template's own
-    # table stream and queue (Fn::GetAtt), the URL by the queue's Ref.
+    # table stream and queues (Fn::GetAtt), the URLs by the queues' Refs.
     settings = fanout_environment(
         f"arn:aws:dynamodb:{region}:000000000000:table/"
         f"{infra.table_names(stage)['counts']}/stream/packaged",
         f"https://sqs.{region}.amazonaws.com/000000000000/{infra.push_queue_name(stage)}",
         f"arn:aws:sqs:{region}:000000000000:{infra.push_queue_name(stage)}")
+    settings.update(tasks_environment(
+        f"https://sqs.{region}.amazonaws.com/000000000000/{infra.tasks_queue_name(stage)}",
+        f"arn:aws:sqs:{region}:000000000000:{infra.tasks_queue_name(stage)}"))
     with tempfile.TemporaryDirectory(prefix="emojiboard-package-") as tmp:
         plain = Path(tmp) / "plain"
         _chalice_cli(["package", "--stage", stage, str(plain)], project_dir, region, settings)

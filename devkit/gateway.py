@@ -396,7 +396,15 @@ class Gateway:
         # images; the stack passes its own so it outlives gateway restarts.
         self.slack = slack if slack is not None else slack_api.SlackWebAPI()
         self.slack.add_routes(self.web)
+        # Not AWS: where devkit commands find this stack's SQS (LocalStack sets it).
+        self.devkit_endpoints: Optional[dict] = None
+        self.web.router.add_get("/_devkit/endpoints", self.endpoints)
         self.web.router.add_route("*", "/{tail:.*}", self.http)
+
+    async def endpoints(self, request: web.Request) -> web.Response:
+        if self.devkit_endpoints is None:
+            raise web.HTTPNotFound(text="this gateway is not part of a devkit stack")
+        return web.json_response(self.devkit_endpoints)
 
     def runner(self) -> web.AppRunner:
         """The aiohttp runner to serve this gateway with: header, idle and log settings."""
@@ -577,9 +585,10 @@ def app_environment(dynamodb_url: str, gateway_url: str, counts_table: str,
                     connections_table: str, secret: str, team_id: Optional[str],
                     counts_stream_arn: str, push_queue: Optional[Tuple[str, str]] = None,
                     sqs_url: Optional[str] = None,
-                    shard_size: Optional[int] = None) -> Dict[str, str]:
+                    shard_size: Optional[int] = None,
+                    tasks_queue: Optional[Tuple[str, str]] = None) -> Dict[str, str]:
     """The environment the app sees locally: only endpoints differ from AWS.
-    `push_queue` is the queue's (URL, ARN), on the SQS at `sqs_url`."""
+    `push_queue` and `tasks_queue` are (URL, ARN) of queues on the SQS at `sqs_url`."""
     env = {
         "COUNTS_STREAM_ARN": counts_stream_arn,
         "COUNTS_TABLE": counts_table, "CONNECTIONS_TABLE": connections_table,
@@ -601,6 +610,9 @@ def app_environment(dynamodb_url: str, gateway_url: str, counts_table: str,
         env["SLACK_TEAM_ID"] = team_id
     if push_queue:
         env.update(PUSH_QUEUE_URL=push_queue[0], PUSH_QUEUE_ARN=push_queue[1],
+                   SQS_ENDPOINT_URL=sqs_url)
+    if tasks_queue:
+        env.update(TASKS_QUEUE_URL=tasks_queue[0], TASKS_QUEUE_ARN=tasks_queue[1],
                    SQS_ENDPOINT_URL=sqs_url)
     if shard_size:
         env["FANOUT_SHARD_SIZE"] = str(shard_size)

@@ -1,4 +1,4 @@
-"""What Chalice does not create, as CloudFormation: the tables, the push queue and the
+"""What Chalice does not create, as CloudFormation: the tables, the two queues and the
 site bucket.
 
 Two stacks per stage, deployed with boto3:
@@ -9,9 +9,11 @@ Two stacks per stage, deployed with boto3:
                             the data, so a later deploy finds the counters where it
                             left them.
   emojiboard-{stage}        the connections table (on-demand, TTL), the push queue (the
-                            fan-out's shards for `push_shard`, `push_queue_resource`)
-                            and the S3 bucket that serves the dashboard as a static
-                            website.
+                            fan-out's shards for `push_shard`, `push_queue_resource`),
+                            the tasks queue (joining channels and importing history,
+                            slice by slice, for `slack_tasks`, `tasks_queue_resource`)
+                            with its dead-letter queue, and the S3 bucket that serves
+                            the dashboard as a static website.
 
 The same resources go into `chalice package --merge-template` (`merge_template`),
 so teams that deploy with CloudFormation get one template for the whole app.
@@ -66,6 +68,15 @@ def stack_names(stage: str) -> Dict[str, str]:
 def push_queue_name(stage: str) -> str:
     """The push queue's name: fixed per stage, so the committed policy can name it."""
     return f"{APP_NAME}-{stage}-push"
+
+
+def tasks_queue_name(stage: str) -> str:
+    """The tasks queue's name: fixed per stage, so the committed policy can name it."""
+    return f"{APP_NAME}-{stage}-tasks"
+
+
+def tasks_dead_letter_queue_name(stage: str) -> str:
+    return f"{APP_NAME}-{stage}-tasks-dead"
 
 
 def function_setting(stage: str, function: str, name: str):
@@ -140,11 +151,79 @@ def push_queue_resource(stage: str) -> dict:
     }}
 
 
+# The tasks queue (`tasks_queue_resource`): joining channels and importing history,
+# a chain of slices (chalicelib/tasks.py), each up to SLICE_SECONDS and queueing its
+# own continuation, at most 900 s later (SQS's longest DelaySeconds). Its visibility
+# timeout follows Lambda's advice as the push queue's does: six times `slack_tasks`'
+# Lambda timeout.
+TASKS_QUEUE_VISIBILITY_FACTOR = PUSH_QUEUE_VISIBILITY_FACTOR
+# A task waits in the queue minutes at most while the app is healthy (a delay of up to
+# 900 s, or a redelivery after the visibility timeout). Unlike a shard it must not
+# expire: a lost continuation would end its import or its sweep over the channels
+# silently. So it is kept SQS's default 4 days, set explicitly, which outlasts an
+# outage over a weekend.
+TASKS_QUEUE_RETENTION_S = 4 * 24 * 3600
+# A dead-letter queue, unlike the push queue's case: a task is worth keeping. An import
+# slice that fails (Slack or the store down) catches the error and re-queues itself with
+# backoff, and the import records `failed` after 5 in a row (history.py); but a message
+# whose handler raises every time would otherwise come back after every visibility
+# timeout (15 min) until its retention ends: a `join`/`join_all` task when Slack refuses
+# the token or a scope (SlackRefused is not caught on that path, e.g. an install that
+# predates channels:join), a `SettingsError`, a bug. After TASKS_MAX_RECEIVES
+# deliveries SQS moves it to the dead-letter queue, where it can be read and moved back
+# (SQS's dead-letter queue redrive). 5 is the least AWS advises for a queue that feeds
+# a function: "Set the maxReceiveCount on the source queue's redrive policy to at least
+# 5. This improves the chances of messages being processed before reaching the DLQ"
+# ("Understanding SQS retries", AWS Lambda Operator Guide); at a 15-minute visibility
+# timeout, that is over an hour of failing.
+TASKS_MAX_RECEIVES = 5
+# Longer than the source queue's: a standard queue's dead letter keeps its first
+# enqueue time, "it is a best practice to always set the retention period of a
+# dead-letter queue to be longer than the retention period of the original queue"
+# ("Setting-up dead-letter queue retention in Amazon SQS", SQS Developer Guide). 14
+# days is CreateQueue's longest MessageRetentionPeriod.
+TASKS_DEAD_LETTER_RETENTION_S = 14 * 24 * 3600
+
+
+def tasks_queue_resource(stage: str) -> dict:
+    """The standard SQS queue the Slack route (a new channel to join), `devkit deploy`
+    (join every public channel) and the tasks themselves (their continuations) send to,
+    and `slack_tasks` reads.
+
+    SSE-SQS as the push queue; a visibility timeout of six times `slack_tasks`' Lambda
+    timeout, so a slice that runs its full time is not handed out again meanwhile; 4
+    days' retention; a redrive policy to `TasksDeadLetterQueue` after
+    TASKS_MAX_RECEIVES deliveries."""
+    timeout = function_setting(stage, "slack_tasks", "lambda_timeout")
+    return {"Type": "AWS::SQS::Queue", "Properties": {
+        "QueueName": tasks_queue_name(stage),
+        "SqsManagedSseEnabled": True,
+        "VisibilityTimeout": TASKS_QUEUE_VISIBILITY_FACTOR * timeout,
+        "MessageRetentionPeriod": TASKS_QUEUE_RETENTION_S,
+        "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["TasksDeadLetterQueue", "Arn"]},
+                          "maxReceiveCount": TASKS_MAX_RECEIVES},
+        "Tags": [{"Key": "app", "Value": f"{APP_NAME}-{stage}"}],
+    }}
+
+
+def tasks_dead_letter_queue_resource(stage: str) -> dict:
+    """Where tasks that failed TASKS_MAX_RECEIVES times wait for someone: nothing reads
+    it, so the functions' policy does not name it."""
+    return {"Type": "AWS::SQS::Queue", "Properties": {
+        "QueueName": tasks_dead_letter_queue_name(stage),
+        "SqsManagedSseEnabled": True,
+        "MessageRetentionPeriod": TASKS_DEAD_LETTER_RETENTION_S,
+        "Tags": [{"Key": "app", "Value": f"{APP_NAME}-{stage}"}],
+    }}
+
+
 def app_resources(stage: str) -> dict:
     return {
         "ConnectionsTable": _table(table_names(stage)["connections"],
                                    point_in_time_recovery=False),
         "PushQueue": push_queue_resource(stage),
+        "TasksQueue": tasks_queue_resource(stage),
+        "TasksDeadLetterQueue": tasks_dead_letter_queue_resource(stage),
         "SiteBucket": {
             "Type": "AWS::S3::Bucket",
             "Properties": {
@@ -183,13 +262,16 @@ def data_template(stage: str) -> dict:
 def app_template(stage: str) -> dict:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": f"Emojiboard {stage}: dashboard connections, the push queue and "
-                       "the site bucket",
+        "Description": f"Emojiboard {stage}: dashboard connections, the push and tasks "
+                       "queues and the site bucket",
         "Resources": app_resources(stage),
         "Outputs": {
             "ConnectionsTable": {"Value": {"Ref": "ConnectionsTable"}},
             "PushQueueUrl": {"Value": {"Ref": "PushQueue"}},
             "PushQueueArn": {"Value": {"Fn::GetAtt": ["PushQueue", "Arn"]}},
+            "TasksQueueUrl": {"Value": {"Ref": "TasksQueue"}},
+            "TasksQueueArn": {"Value": {"Fn::GetAtt": ["TasksQueue", "Arn"]}},
+            "TasksDeadLetterQueueUrl": {"Value": {"Ref": "TasksDeadLetterQueue"}},
             "SiteBucket": {"Value": {"Ref": "SiteBucket"}},
             "SiteURL": {"Value": {"Fn::GetAtt": ["SiteBucket", "WebsiteURL"]}},
         },
@@ -305,7 +387,7 @@ def delete_stack(cfn, name: str, echo=log.info) -> bool:
 
 def teardown(cfn, s3, dynamodb, stage: str, delete_data: bool, echo=log.info) -> None:
     """Empty the site bucket and delete the app stack (the connections table and the
-    push queue with it); with `delete_data`, the data
+    queues with it); with `delete_data`, the data
     stack too and the counts table it retains."""
     names = stack_names(stage)
     bucket = outputs(cfn, stage).get("SiteBucket")

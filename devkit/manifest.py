@@ -3,11 +3,16 @@ From an app manifest. Slack accepts JSON as well as YAML."""
 import json
 from pathlib import Path
 
-# users:read for users.list and user events; channels/groups/im/mpim:read for
-# conversations.info on public and private channels, DMs and group DMs, and the
-# channel events.
+# reactions:read for the reaction events and reactions.get (the full reaction list of
+# an imported message); emoji:read for emoji.list; users:read for users.list and user
+# events; channels/groups/im/mpim:read for conversations.info and conversations.list on
+# public and private channels, DMs and group DMs, and the channel events.
+# channels:join for conversations.join (joining public channels, chalicelib/coverage.py);
+# channels:history and groups:history for conversations.history and
+# conversations.replies in the public and private channels the bot is in (importing
+# history, chalicelib/history.py: it reads channels only, no DMs, so no im/mpim:history).
 BOT_SCOPES = ["reactions:read", "emoji:read", "users:read", "channels:read", "groups:read",
-              "im:read", "mpim:read"]
+              "im:read", "mpim:read", "channels:join", "channels:history", "groups:history"]
 BOT_EVENTS = ["reaction_added", "reaction_removed", "emoji_changed", "user_change",
               "team_join", "channel_created", "channel_rename", "group_rename"]
 

@@ -2,14 +2,14 @@
 
 `.chalice/policy-template.json` is the policy, written by hand with CloudFormation
 `Fn::Sub` placeholders (`${CountsTable}`, `${WebsocketAPI}`, `${PushQueueName}`,
-`${AWS::Region}`...):
+`${TasksQueueName}`, `${AWS::Region}`...):
 
 - `python -m devkit deploy` renders it with this account's exact ARNs (`render`) and
   hands Chalice that file for the deploy (never written into the tree);
 - `.chalice/policy-{stage}.json`, which `.chalice/config.json` names as the stage's
   `iam_policy_file` (autogen_policy is off), is committed so that a bare `chalice
   package|deploy` finds one: `committed(stage)` renders it for any region and account,
-  scoped by the stage's table and queue names, and a test keeps the files equal to it
+  scoped by the stage's table and queues' names, and a test keeps the files equal to it
   (`python -m devkit policy` rewrites them);
 - `chalice package --merge-template` (`python -m devkit package`) keeps the
   placeholders and wraps each resource in `Fn::Sub`, so CloudFormation fills them in.
@@ -57,7 +57,9 @@ STREAM_EVENT_SOURCE_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords",
 # Amazon SQS queue to trigger an AWS Lambda function", SQS Developer Guide; the Lambda
 # Developer Guide's "Setting up Lambda execution role permissions" for an SQS event
 # source mapping names the AWSLambdaSQSQueueExecutionRole managed policy, which holds
-# these three). The queue uses SQS-managed encryption (SSE-SQS), so no kms:Decrypt.
+# these three). Each queue a handler reads (the push queue, the tasks queue) has its
+# own statement of them, on that queue only. The queues use SQS-managed encryption
+# (SSE-SQS), so no kms:Decrypt.
 QUEUE_EVENT_SOURCE_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes",
                               "sqs:ReceiveMessage")
 APP = ROOT / "app.py"
@@ -100,13 +102,14 @@ def committed_path(stage: str, chalice_dir: Path = ROOT / ".chalice") -> Path:
 
 def committed(stage: str) -> dict:
     """What `.chalice/policy-{stage}.json` holds: the policy for this stage's tables,
-    push queue and log groups in any region and account, and any WebSocket API's stage (a
-    bare `chalice deploy` knows neither the account nor the API's id). The
-    commercial partition (`aws`); `devkit deploy` renders the exact one."""
+    push and tasks queues and log groups in any region and account, and any WebSocket
+    API's stage (a bare `chalice deploy` knows neither the account nor the API's id).
+    The commercial partition (`aws`); `devkit deploy` renders the exact one."""
     tables = infra.table_names(stage)
     return render({"AWS::Partition": "aws", "AWS::Region": "*", "AWS::AccountId": "*",
                    "CountsTable": tables["counts"], "ConnectionsTable": tables["connections"],
                    "PushQueueName": infra.push_queue_name(stage),
+                   "TasksQueueName": infra.tasks_queue_name(stage),
                    "WebsocketAPI": "*",
                    "WebsocketStage": infra.stage_setting(stage, "WEBSOCKET_STAGE"),
                    "AppName": infra.APP_NAME, "Stage": stage})

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Settings a parent process may have exported for its own stack; never inherited.
 APP_SETTINGS = ("SLACK_SIGNING_SECRET", "SLACK_TEAM_ID", "COUNTS_TABLE", "CONNECTIONS_TABLE",
                 "DYNAMODB_ENDPOINT_URL", "WEBSOCKET_ENDPOINT_URL", "COUNTS_STREAM_ARN",
-                "PUSH_QUEUE_URL", "PUSH_QUEUE_ARN", "SQS_ENDPOINT_URL", "FANOUT_SHARD_SIZE")
+                "PUSH_QUEUE_URL", "PUSH_QUEUE_ARN", "SQS_ENDPOINT_URL", "FANOUT_SHARD_SIZE",
+                "TASKS_QUEUE_URL", "TASKS_QUEUE_ARN", "JOIN_PUBLIC_CHANNELS")
 
 
 class ServeProcess:

@@ -22,12 +22,17 @@ from chalicelib.settings import switch
 
 from . import dynamodb, moto_sqs, site, slack_api, streams, tables
 from .pusher import Pushers
+from . import gateway
 from .gateway import AppPool, Gateway, app_environment
 
 log = logging.getLogger(__name__)
 LOCAL_SECRET = "local-signing-secret"
 PUSH_QUEUE = "emojiboard-push"
 PUSH_VISIBILITY_S = 30  # gateway.AppInstance's Lambda timeout
+TASKS_QUEUE = "emojiboard-tasks"
+# A tasks slice that died (the worker killed) is delivered again after this; on AWS
+# it is 6 x the function's timeout (devkit/infra.py), here short enough to wait for.
+TASKS_VISIBILITY_S = 40
 
 
 class StartError(RuntimeError):
@@ -66,7 +71,8 @@ class LocalStack:
                  instances: int = 8, workspace_name: str = "Local stack",
                  pushers: int = 1, shard_size: Optional[int] = None,
                  counts_table: str = tables.DEFAULT_NAMES["counts"],
-                 connections_table: str = tables.DEFAULT_NAMES["connections"]):
+                 connections_table: str = tables.DEFAULT_NAMES["connections"],
+                 slack_workspace: Optional[Path] = None):
         self.host, self.port = host, port
         self.secret = secret or os.environ.get("SLACK_SIGNING_SECRET") or LOCAL_SECRET
         self.team_id = team_id
@@ -76,12 +82,14 @@ class LocalStack:
         self.pushers, self.shard_size = pushers, shard_size
         self.stream_poller: Optional[streams.StreamPoller] = None
         self.push_queue: Optional[tuple] = None  # (URL, ARN) on the local SQS
+        self.tasks_queue: Optional[tuple] = None  # (URL, ARN): joining, history imports
+        self.tasks_worker: Optional[Pushers] = None  # `slack_tasks`, fed from it
         self._stop_sqs = None
         self._pushers: Optional[Pushers] = None
         self.sqs_url: Optional[str] = None
         self._site_dir: Optional[Path] = None
         # Slack's Web API, as far as the app uses it; outlives gateway restarts.
-        self.slack = slack_api.SlackWebAPI(self.url)
+        self.slack = slack_api.SlackWebAPI(self.url, workspace=slack_workspace)
         self._stop_dynamodb = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
@@ -119,12 +127,14 @@ class LocalStack:
         # timeout (a shard whose pusher failed comes back once it surely gave up).
         self.sqs_url, self._stop_sqs = moto_sqs.start(self.host)
         self.push_queue = moto_sqs.ensure_queue(self.sqs_url, PUSH_QUEUE, PUSH_VISIBILITY_S)
+        self.tasks_queue = moto_sqs.ensure_queue(self.sqs_url, TASKS_QUEUE, TASKS_VISIBILITY_S)
         # Only the local credentials sign the app's calls (see app_environment).
         os.environ.pop("AWS_SESSION_TOKEN", None)
         os.environ.update(app_environment(
             self.dynamodb_url, self.url, self.counts_table, self.connections_table,
             self.secret, self.team_id, tables.latest_stream_arn(client, self.counts_table),
-            push_queue=self.push_queue, sqs_url=self.sqs_url, shard_size=self.shard_size))
+            push_queue=self.push_queue, sqs_url=self.sqs_url, shard_size=self.shard_size,
+            tasks_queue=self.tasks_queue))
         self._site_dir = Path(tempfile.mkdtemp(prefix="emojiboard-site-"))
         ws_url = self.url.replace("http://", "ws://", 1) + "/ws"
         site.build(self._site_dir, api_url=self.url, ws_url=ws_url, workspace=self._workspace_name,
@@ -133,7 +143,14 @@ class LocalStack:
         self._start_stream_poller()
         # Lambda's SQS event source mapping and push_shard, in processes of their own
         # (so two pushers can use two cores), with the environment set above.
-        self._pushers = Pushers(self.pushers, self.sqs_url).start()
+        self._pushers = Pushers(self.pushers, self.sqs_url, function="push_shard").start()
+        self.tasks_worker = Pushers(1, self.sqs_url, function="slack_tasks").start()
+
+    def endpoints(self) -> dict:
+        """What devkit commands need to reach this stack as they reach AWS (served at
+        /_devkit/endpoints): the API, and the SQS endpoint and queue they send to."""
+        return {"api_url": self.url, "sqs_endpoint_url": self.sqs_url,
+                "tasks_queue_url": self.tasks_queue[0], "region": gateway.REGION}
 
     def start_gateway(self) -> None:
         """Start (or restart) the gateway alone; DynamoDB and its data stay. Its event
@@ -168,6 +185,7 @@ class LocalStack:
         if failure:
             raise failure[0]
         self.gateway, self._runner, self._loop, self._thread = gateway, runner, loop, thread
+        gateway.devkit_endpoints = self.endpoints()
         if interrupted is not None:
             raise interrupted  # start()'s cleanup stops the gateway
 
@@ -209,6 +227,9 @@ class LocalStack:
             if self._pushers:
                 self._pushers.stop()
                 self._pushers = None
+            if self.tasks_worker:
+                self.tasks_worker.stop()
+                self.tasks_worker = None
             if self.stream_poller:
                 self.stream_poller.stop()
                 self.stream_poller = None

@@ -3,8 +3,8 @@
 moto stands in for AWS. It runs as a server (`ThreadedMotoServer`, in this process)
 and the real deploy code reaches it through `AWS_ENDPOINT_URL`, as it reaches AWS:
 CloudFormation, DynamoDB, SQS, S3, SSM, STS, and for the Chalice rehearsal IAM, Lambda
-(functions and their event source mappings, from the counts table's stream and from
-the push queue) and API Gateway. What moto 5.2.5 does not serve, and how these tests
+(functions and their event source mappings, from the counts table's stream, the push
+queue and the tasks queue) and API Gateway. What moto 5.2.5 does not serve, and how these tests
 deal with it:
 
 - its CloudFormation creates the tables and the bucket, but drops some properties:
@@ -133,6 +133,23 @@ def _queues(session):
     return {url.rsplit("/", 1)[1] for url in urls}
 
 
+QUEUES = {"emojiboard-prod-push", "emojiboard-prod-tasks", "emojiboard-prod-tasks-dead"}
+
+
+def _tasks(session, stage=STAGE):
+    """The bodies waiting on the stage's tasks queue (received, so gone after)."""
+    sqs = session.client("sqs")
+    url = sqs.get_queue_url(QueueName=f"emojiboard-{stage}-tasks")["QueueUrl"]
+    bodies = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            return bodies
+        for message in got:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
 # ---- the stacks ---------------------------------------------------------------
 
 def test_provisioning_creates_the_tables_and_the_bucket_the_app_expects(aws):
@@ -169,6 +186,33 @@ def test_provisioning_creates_the_tables_and_the_bucket_the_app_expects(aws):
     assert "RedrivePolicy" not in attributes  # no dead-letter queue
     assert attributes.get("FifoQueue", "false") == "false"
 
+    # The tasks queue: encrypted, 6 x slack_tasks' 150 s timeout (a 120 s slice and its
+    # margin), kept SQS's default 4 days, and a dead-letter queue after 5 receives.
+    assert outputs["TasksQueueUrl"] == \
+        f"https://sqs.{REGION}.amazonaws.com/123456789012/emojiboard-prod-tasks"
+    url = sqs.get_queue_url(QueueName="emojiboard-prod-tasks")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["QueueArn"] == outputs["TasksQueueArn"] \
+        == f"arn:aws:sqs:{REGION}:123456789012:emojiboard-prod-tasks"
+    assert attributes["SqsManagedSseEnabled"] == "true"
+    assert infra.function_setting(STAGE, "slack_tasks", "lambda_timeout") == 150
+    assert attributes["VisibilityTimeout"] == "900"
+    assert attributes["MessageRetentionPeriod"] == str(4 * 24 * 3600)
+    assert attributes.get("FifoQueue", "false") == "false"
+    dead_arn = f"arn:aws:sqs:{REGION}:123456789012:emojiboard-prod-tasks-dead"
+    assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": dead_arn,
+                                                       "maxReceiveCount": 5}
+    assert outputs["TasksDeadLetterQueueUrl"] == \
+        f"https://sqs.{REGION}.amazonaws.com/123456789012/emojiboard-prod-tasks-dead"
+    url = sqs.get_queue_url(QueueName="emojiboard-prod-tasks-dead")["QueueUrl"]
+    dead = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert dead["QueueArn"] == dead_arn
+    assert dead["SqsManagedSseEnabled"] == "true"
+    # Longer than the source's: a dead letter keeps its first enqueue time.
+    assert int(dead["MessageRetentionPeriod"]) == 14 * 24 * 3600 \
+        > int(attributes["MessageRetentionPeriod"])
+    assert "RedrivePolicy" not in dead
+
     # What moto's CloudFormation drops, read from the templates the stacks hold.
     data = _template(cfn, "emojiboard-prod-data")["Resources"]["CountsTable"]
     app = _template(cfn, "emojiboard-prod")["Resources"]
@@ -182,6 +226,16 @@ def test_provisioning_creates_the_tables_and_the_bucket_the_app_expects(aws):
     assert app["PushQueue"]["Properties"] == {
         "QueueName": "emojiboard-prod-push", "SqsManagedSseEnabled": True,
         "VisibilityTimeout": 90, "MessageRetentionPeriod": 60,
+        "Tags": [{"Key": "app", "Value": "emojiboard-prod"}]}
+    assert app["TasksQueue"]["Properties"] == {
+        "QueueName": "emojiboard-prod-tasks", "SqsManagedSseEnabled": True,
+        "VisibilityTimeout": 900, "MessageRetentionPeriod": 345600,
+        "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["TasksDeadLetterQueue", "Arn"]},
+                          "maxReceiveCount": 5},
+        "Tags": [{"Key": "app", "Value": "emojiboard-prod"}]}
+    assert app["TasksDeadLetterQueue"]["Properties"] == {
+        "QueueName": "emojiboard-prod-tasks-dead", "SqsManagedSseEnabled": True,
+        "MessageRetentionPeriod": 1209600,
         "Tags": [{"Key": "app", "Value": "emojiboard-prod"}]}
     assert app["SiteBucket"]["Properties"]["WebsiteConfiguration"] == {"IndexDocument": "index.html"}
     statement = app["SiteBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
@@ -255,13 +309,15 @@ def test_destroy_removes_the_app_and_site_and_keeps_the_counters(aws, project):
     ddb.put_item(TableName="emojiboard-prod-counts",
                  Item={"pk": {"S": "C#any#all#ALL"}, "sk": {"S": "tada"}, "n": {"N": "3"}})
 
-    assert _queues(aws) == {"emojiboard-prod-push"}
+    assert _queues(aws) == QUEUES
 
     deploy.destroy(STAGE, aws, chalice, echo=lambda _: None)
     assert chalice.deletes == [STAGE]
     assert _stack_names(cfn) == {"emojiboard-prod-data"}
     assert _tables(aws) == {"emojiboard-prod-counts"}
-    assert _queues(aws) == set()  # the push queue holds nothing worth keeping
+    # The queues go with the app: the push queue holds nothing worth keeping, and the
+    # tasks are for a deployment that is gone.
+    assert _queues(aws) == set()
     assert bucket not in {b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]}
     # The committed policy is not the deploy's to change.
     assert (project / ".chalice" / "policy-prod.json").read_text() \
@@ -381,11 +437,15 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
         TableName="emojiboard-prod-counts")["Table"]["LatestStreamArn"]
     queue_url = f"https://sqs.{REGION}.amazonaws.com/123456789012/emojiboard-prod-push"
     queue_arn = f"arn:aws:sqs:{REGION}:123456789012:emojiboard-prod-push"
-    assert infra.outputs(aws.client("cloudformation"), STAGE)["PushQueueUrl"] == queue_url
+    tasks_url = f"https://sqs.{REGION}.amazonaws.com/123456789012/emojiboard-prod-tasks"
+    tasks_arn = f"arn:aws:sqs:{REGION}:123456789012:emojiboard-prod-tasks"
+    outputs = infra.outputs(aws.client("cloudformation"), STAGE)
+    assert outputs["PushQueueUrl"] == queue_url and outputs["TasksQueueUrl"] == tasks_url
     assert second["environment"] == {
         "COUNTS_TABLE": "emojiboard-prod-counts",
         "CONNECTIONS_TABLE": "emojiboard-prod-connections",
         "COUNTS_STREAM_ARN": stream, "PUSH_QUEUE_URL": queue_url, "PUSH_QUEUE_ARN": queue_arn,
+        "TASKS_QUEUE_URL": tasks_url, "TASKS_QUEUE_ARN": tasks_arn,
         "SLACK_SIGNING_SECRET": "s3cret", "SLACK_BOT_TOKEN": "xoxb-from-env",
         "WEBSOCKET_API_ID": chalice.api_id}
     assert "FANOUT_MODE" not in first["environment"]  # one fan-out, no modes
@@ -396,12 +456,21 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
     assert statements["Tables"]["Resource"] == [
         f"arn:aws:dynamodb:{REGION}:123456789012:table/emojiboard-prod-counts",
         f"arn:aws:dynamodb:{REGION}:123456789012:table/emojiboard-prod-connections"]
-    # Exactly the queue the stack created, in both passes.
+    # Exactly the queues the stack created, each its own grants, in both passes.
     for document in (first["policy"], second["policy"]):
         queue_statements = {s["Sid"]: s for s in document["Statement"]
-                            if s["Sid"].startswith("PushQueue")}
+                            if s["Sid"].startswith(("PushQueue", "TasksQueue"))}
         assert {sid: s["Resource"] for sid, s in queue_statements.items()} == {
-            "PushQueueSend": [queue_arn], "PushQueueEventSource": [queue_arn]}
+            "PushQueueSend": [queue_arn], "PushQueueEventSource": [queue_arn],
+            "TasksQueueSend": [tasks_arn], "TasksQueueEventSource": [tasks_arn]}
+
+    # After the site, joining every public channel is queued for slack_tasks (the
+    # bot token is there: the app is installed), once per deploy.
+    assert result.join_all_queued
+    assert _tasks(aws) == [{"task": "join_all"}]
+    assert "queued joining every public channel on emojiboard-prod-tasks" in lines
+    assert lines.index("queued joining every public channel on emojiboard-prod-tasks") \
+        > [i for i, line in enumerate(lines) if line.startswith("uploaded ")][0]
 
     bucket = infra.outputs(aws.client("cloudformation"), STAGE)["SiteBucket"]
     html = aws.client("s3").get_object(Bucket=bucket, Key="index.html")["Body"].read().decode()
@@ -420,7 +489,7 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
                        "team_join", "channel_created", "channel_rename", "group_rename"]}
     assert written["oauth_config"]["scopes"]["bot"] == [
         "reactions:read", "emoji:read", "users:read", "channels:read", "groups:read",
-        "im:read", "mpim:read"]
+        "im:read", "mpim:read", "channels:join", "channels:history", "groups:history"]
 
     # The WebSocket stage's route throttling, read back from the API.
     v2 = aws.client("apigatewayv2")
@@ -435,16 +504,84 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
                           env={"SLACK_BOT_TOKEN": "xoxb-from-env"}, echo=lines.append)
     assert again.chalice_passes == 1
     assert set(again.stacks.values()) == {"unchanged"}
+    assert _tasks(aws) == [{"task": "join_all"}]  # a sweep again: it joins what is new
     assert len(moto_updates_stages) == 1  # the throttling too: no second UpdateStage
     assert v2.get_stage(ApiId=chalice.api_id, StageName="api")["DefaultRouteSettings"] == settings
 
 
 def test_deploy_says_what_is_missing_for_slack(aws, project):
     lines = []
-    deploy.deploy(STAGE, aws, RecordingChalice(project), out_dir=project / "dist", env={},
-                  echo=lines.append)
+    result = deploy.deploy(STAGE, aws, RecordingChalice(project), out_dir=project / "dist",
+                           env={}, echo=lines.append)
     assert any("SLACK_SIGNING_SECRET" in line and "/emojiboard/prod/slack-signing-secret" in line
                and line.startswith("Next:") for line in lines)
+    # Not installed yet (no bot token): nothing to join with, the next deploy queues it.
+    assert not result.join_all_queued and _tasks(aws) == []
+    assert any(line.startswith("public channels not joined yet: no SLACK_BOT_TOKEN")
+               for line in lines)
+
+
+def test_deploy_joins_no_channel_when_join_public_channels_is_off(aws, project):
+    lines = []
+    aws.client("ssm").put_parameter(Name="/emojiboard/prod/join-public-channels", Value="off",
+                                    Type="String")
+    chalice = RecordingChalice(project)
+    result = deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist",
+                           env={"SLACK_BOT_TOKEN": "xoxb-1"}, echo=lines.append)
+    assert chalice.deploys[-1]["environment"]["JOIN_PUBLIC_CHANNELS"] == "off"
+    assert not result.join_all_queued and _tasks(aws) == []
+    assert "JOIN_PUBLIC_CHANNELS is off: public channels are not joined" in lines
+
+
+def test_a_malformed_join_public_channels_stops_before_chalice(aws, project):
+    chalice = RecordingChalice(project)
+    with pytest.raises(deploy.DeployError, match="JOIN_PUBLIC_CHANNELS must be on or off.*"
+                                                 "/emojiboard/prod/join-public-channels"):
+        deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist",
+                      env={"JOIN_PUBLIC_CHANNELS": "sometimes"}, echo=lambda _: None)
+    assert chalice.deploys == []
+
+
+def test_deploy_warns_when_joining_cannot_be_queued(aws, project, monkeypatch):
+    """The app is deployed by then: a failure to queue the sweep is a warning line."""
+    from botocore.stub import Stubber
+    real_client = aws.client
+    stubbers = []
+
+    def client(service, *args, **kwargs):
+        made = real_client(service, *args, **kwargs)
+        if service == "sqs":
+            stubber = Stubber(made)
+            stubber.add_client_error("send_message", service_error_code="AccessDenied",
+                                     service_message="not allowed", http_status_code=403)
+            stubber.activate()
+            stubbers.append(stubber)
+        return made
+
+    monkeypatch.setattr(aws, "client", client)
+    lines = []
+    result = deploy.deploy(STAGE, aws, RecordingChalice(project), out_dir=project / "dist",
+                           env={"SLACK_BOT_TOKEN": "xoxb-1"}, echo=lines.append)
+    assert stubbers and not result.join_all_queued
+    warning, = [line for line in lines if line.startswith("warning:")]
+    assert "could not queue joining every public channel" in warning and "AccessDenied" in warning
+    assert f"Slack Request URL: {result.request_url}" in lines  # the deploy went on
+
+
+def test_queue_join_all_sends_exactly_the_join_all_task():
+    sent = []
+
+    class Queue:
+        def send_message(self, **kwargs):
+            sent.append(kwargs)
+
+    lines = []
+    url = f"https://sqs.{REGION}.amazonaws.com/123456789012/emojiboard-prod-tasks"
+    assert deploy.queue_join_all(Queue(), url, True, True, lines.append)
+    assert sent == [{"QueueUrl": url, "MessageBody": '{"task": "join_all"}'}]
+    assert deploy.queue_join_all(Queue(), url, False, True, lines.append) is False
+    assert deploy.queue_join_all(Queue(), url, True, False, lines.append) is False
+    assert len(sent) == 1 and len(lines) == 3
 
 
 def test_manifest_needs_an_https_request_url():
@@ -499,7 +636,7 @@ class MotoChalice(deploy.Chalice):
 def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_serves_chalice,
                                                stage):
     """Every stage fans out the same way: dev too gets the stream handler, the push
-    queue and its pusher."""
+    queue and its pusher; and the tasks queue and `slack_tasks`."""
     committed = {p.name: p.read_text() for p in (project / ".chalice").glob("policy-*.json")}
     chalice = MotoChalice(project, region=REGION)
     result = deploy.deploy(stage, aws, chalice, out_dir=project / "dist", env={
@@ -522,7 +659,8 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
     functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
     assert set(functions) == {prefix, f"{prefix}-websocket_connect",
                               f"{prefix}-websocket_message", f"{prefix}-websocket_disconnect",
-                              f"{prefix}-counts_changed", f"{prefix}-push_shard"}
+                              f"{prefix}-counts_changed", f"{prefix}-push_shard",
+                              f"{prefix}-slack_tasks"}
     stream = aws.client("dynamodb").describe_table(
         TableName=f"{prefix}-counts")["Table"]["LatestStreamArn"]
     queue_url = sqs.get_queue_url(QueueName=f"{prefix}-push")["QueueUrl"]  # moto's address
@@ -531,9 +669,15 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
     assert queue_arn == f"arn:aws:sqs:{REGION}:123456789012:{prefix}-push"
     outputs = infra.outputs(aws.client("cloudformation"), stage)
     assert outputs["PushQueueArn"] == queue_arn
+    tasks_url = sqs.get_queue_url(QueueName=f"{prefix}-tasks")["QueueUrl"]  # moto's address
+    tasks_arn = sqs.get_queue_attributes(QueueUrl=tasks_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    assert tasks_arn == outputs["TasksQueueArn"] == \
+        f"arn:aws:sqs:{REGION}:123456789012:{prefix}-tasks"
     mappings = {m["FunctionArn"]: m for m in lam.list_event_source_mappings()["EventSourceMappings"]}
     assert set(mappings) == {functions[f"{prefix}-counts_changed"]["FunctionArn"],
-                             functions[f"{prefix}-push_shard"]["FunctionArn"]}
+                             functions[f"{prefix}-push_shard"]["FunctionArn"],
+                             functions[f"{prefix}-slack_tasks"]["FunctionArn"]}
     # The counts table's stream feeds counts_changed (batches of up to 1,000 records)...
     from_stream = mappings[functions[f"{prefix}-counts_changed"]["FunctionArn"]]
     assert from_stream["EventSourceArn"] == stream
@@ -547,6 +691,17 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
     visibility = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
         "VisibilityTimeout"])["Attributes"]["VisibilityTimeout"]
     assert int(visibility) >= 6 * functions[f"{prefix}-push_shard"]["Timeout"]
+    # ...and the tasks queue feeds slack_tasks, one task per invocation, each slice
+    # given 150 s; the queue hides a message for 6 x that.
+    from_tasks = mappings[functions[f"{prefix}-slack_tasks"]["FunctionArn"]]
+    assert from_tasks["EventSourceArn"] == tasks_arn
+    assert from_tasks["BatchSize"] == 1
+    assert functions[f"{prefix}-slack_tasks"]["Timeout"] == 150
+    visibility = sqs.get_queue_attributes(QueueUrl=tasks_url, AttributeNames=[
+        "VisibilityTimeout"])["Attributes"]["VisibilityTimeout"]
+    assert int(visibility) == 6 * functions[f"{prefix}-slack_tasks"]["Timeout"]
+    # Joining every public channel was queued for it (the bot token was given).
+    assert result.join_all_queued and _tasks(aws, stage) == [{"task": "join_all"}]
 
     expected_policy = policy.render(deploy.policy_values(
         stage, REGION, "123456789012", "aws", infra.table_names(stage), api_id))
@@ -558,12 +713,15 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
         assert env["PUSH_QUEUE_URL"] == outputs["PushQueueUrl"]
         assert env["PUSH_QUEUE_URL"].endswith(f"/123456789012/{prefix}-push")
         assert env["PUSH_QUEUE_ARN"] == queue_arn
+        assert env["TASKS_QUEUE_URL"] == outputs["TasksQueueUrl"]
+        assert env["TASKS_QUEUE_URL"].endswith(f"/123456789012/{prefix}-tasks")
+        assert env["TASKS_QUEUE_ARN"] == tasks_arn
         assert "FANOUT_MODE" not in env
         assert env["SLACK_SIGNING_SECRET"] == "s3cret"
         # The pushers are CPU-bound (botocore signs every push): a full vCPU each.
         pusher = name.endswith(("-counts_changed", "-push_shard"))
         assert function["MemorySize"] == (1769 if pusher else 256), name
-        assert function["Timeout"] == 15
+        assert function["Timeout"] == (150 if name.endswith("-slack_tasks") else 15), name
         role = function["Role"].rsplit("/", 1)[1]
         policies = iam.list_role_policies(RoleName=role)["PolicyNames"]
         document = iam.get_role_policy(RoleName=role, PolicyName=policies[0])["PolicyDocument"]
@@ -574,7 +732,7 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
         "SLACK_SIGNING_SECRET": "s3cret", "SLACK_BOT_TOKEN": "xoxb-1"}, echo=lambda _: None)
     assert again.chalice_passes == 1
     assert deploy.Deployed.recorded(project, stage).websocket_api_id == api_id
-    # Updated in place: the same two event source mappings, no second of either.
+    # Updated in place: the same three event source mappings, no second of any.
     assert {m["UUID"] for m in lam.list_event_source_mappings()["EventSourceMappings"]} \
         == {m["UUID"] for m in mappings.values()}
     # Chalice's update keeps the stage, and with it the throttling.
@@ -653,18 +811,24 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
     assert resources["CountsTable"]["DeletionPolicy"] == "Retain"
     assert {"ConnectionsTable", "SiteBucket", "SiteBucketPolicy", "WebsocketAPI", "RestAPI"} \
         <= set(resources)
-    # The push queue, as the app stack has it.
+    # The queues, as the app stack has them.
     assert resources["PushQueue"] == infra.push_queue_resource(STAGE)
     assert resources["PushQueue"]["Properties"]["VisibilityTimeout"] == 90
+    assert resources["TasksQueue"] == infra.tasks_queue_resource(STAGE)
+    assert resources["TasksQueue"]["Properties"]["VisibilityTimeout"] == 900
+    assert resources["TasksDeadLetterQueue"] == infra.tasks_dead_letter_queue_resource(STAGE)
     functions = {r["Properties"]["Handler"]: r for r in resources.values()
                  if r["Type"] == "AWS::Serverless::Function"}
     assert set(functions) == {"app.app", "app.ws_connect", "app.ws_message", "app.ws_disconnect",
-                              "app.counts_changed", "app.push_shard"}
+                              "app.counts_changed", "app.push_shard", "app.slack_tasks"}
+    assert functions["app.slack_tasks"]["Properties"]["FunctionName"] == "emojiboard-prod-slack_tasks"
+    assert functions["app.slack_tasks"]["Properties"]["Timeout"] == 150
     assert functions["app.push_shard"]["Properties"]["FunctionName"] == "emojiboard-prod-push_shard"
     events = {name: list(f["Properties"].get("Events", {}).values())
               for name, f in functions.items()}
     # Chalice wrote the stand-in ARNs app.py was imported with; the merge template
-    # points both event sources at the table and the queue this template creates.
+    # points the event sources at the table and the queues this template creates, each
+    # queue handler at its own queue.
     stream, = [e for e in events["app.counts_changed"] if e["Type"] == "DynamoDB"]
     assert stream["Properties"]["Stream"] == {"Fn::GetAtt": ["CountsTable", "StreamArn"]}
     assert stream["Properties"]["BatchSize"] == fanout.STREAM_BATCH_SIZE
@@ -673,8 +837,12 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
     assert queue["Type"] == "SQS"
     assert queue["Properties"] == {"Queue": {"Fn::GetAtt": ["PushQueue", "Arn"]},
                                    "BatchSize": 1, "MaximumBatchingWindowInSeconds": 0}
+    tasks, = events["app.slack_tasks"]
+    assert tasks["Type"] == "SQS"
+    assert tasks["Properties"] == {"Queue": {"Fn::GetAtt": ["TasksQueue", "Arn"]},
+                                   "BatchSize": 1, "MaximumBatchingWindowInSeconds": 0}
     assert [e for name, es in events.items() for e in es
-            if name not in ("app.counts_changed", "app.push_shard")] == []
+            if name not in ("app.counts_changed", "app.push_shard", "app.slack_tasks")] == []
     assert "000000000000" not in json.dumps(template)  # no stand-in ARN is left
     for name, function in functions.items():
         props = function["Properties"]
@@ -684,6 +852,9 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
         assert env["COUNTS_STREAM_ARN"] == {"Fn::GetAtt": ["CountsTable", "StreamArn"]}
         assert env["PUSH_QUEUE_URL"] == {"Ref": "PushQueue"}
         assert env["PUSH_QUEUE_ARN"] == {"Fn::GetAtt": ["PushQueue", "Arn"]}
+        assert env["TASKS_QUEUE_URL"] == {"Ref": "TasksQueue"}
+        assert env["TASKS_QUEUE_ARN"] == {"Fn::GetAtt": ["TasksQueue", "Arn"]}
+        assert env["JOIN_PUBLIC_CHANNELS"] == {"Ref": "JoinPublicChannels"}
         assert "FANOUT_MODE" not in env
         assert env["SLACK_SIGNING_SECRET"] == {"Ref": "SlackSigningSecret"}
         assert props["FunctionName"].startswith("emojiboard-prod")
@@ -693,13 +864,21 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
         document = role["Properties"]["Policies"][0]["PolicyDocument"]
         assert [s["Action"] for s in document["Statement"]] \
             == [s["Action"] for s in policy.load_template()["Statement"]]
-        # The queue's grants name the template's queue by its name (its Ref is the URL).
+        # Each queue's grants name the template's queue by its name (its Ref is the URL).
+        queue_sids = set()
         for statement in document["Statement"]:
-            if statement["Sid"].startswith("PushQueue"):
-                assert statement["Resource"] == [{"Fn::Sub": [
-                    "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${PushQueueName}",
-                    {"PushQueueName": {"Fn::GetAtt": ["PushQueue", "QueueName"]}}]}]
+            for queue in ("PushQueue", "TasksQueue"):
+                if statement["Sid"].startswith(queue):
+                    queue_sids.add(statement["Sid"])
+                    assert statement["Resource"] == [{"Fn::Sub": [
+                        "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${%sName}"
+                        % queue, {f"{queue}Name": {"Fn::GetAtt": [queue, "QueueName"]}}]}]
+        assert queue_sids == {"PushQueueSend", "PushQueueEventSource", "TasksQueueSend",
+                              "TasksQueueEventSource"}
     assert template["Parameters"]["SlackSigningSecret"]["NoEcho"] is True
+    assert template["Parameters"]["JoinPublicChannels"] == {
+        "Type": "String", "Default": "",
+        "Description": "on or off: join every public channel (empty: on)"}
     assert "SlackRequestURL" in template["Outputs"] and "DashboardURL" in template["Outputs"]
 
 
@@ -725,7 +904,8 @@ def test_a_bare_chalice_package_after_make_package_is_deployable(project, offlin
     out = tmp_path / "bare"
     arns = {"COUNTS_STREAM_ARN": f"arn:aws:dynamodb:{REGION}:123456789012:table/"
                                  "emojiboard-dev-counts/stream/2026-01-01T00:00:00.000",
-            "PUSH_QUEUE_ARN": f"arn:aws:sqs:{REGION}:123456789012:emojiboard-dev-push"}
+            "PUSH_QUEUE_ARN": f"arn:aws:sqs:{REGION}:123456789012:emojiboard-dev-push",
+            "TASKS_QUEUE_ARN": f"arn:aws:sqs:{REGION}:123456789012:emojiboard-dev-tasks"}
     done = subprocess.run([str(Path(sys.executable).parent / "chalice"), "package", "--stage",
                            "dev", str(out)], cwd=project, capture_output=True, text=True,
                           timeout=300, env={**os.environ, "AWS_DEFAULT_REGION": REGION, **arns})
@@ -736,10 +916,65 @@ def test_a_bare_chalice_package_after_make_package_is_deployable(project, offlin
     assert roles and all(r["Properties"]["Policies"][0]["PolicyDocument"]
                          == policy.committed("dev") for r in roles)
     # Chalice subscribes the handlers to exactly the ARNs it was given.
-    sources = {e["Type"]: e["Properties"] for r in template["Resources"].values()
+    sources = {(r["Properties"]["Handler"], e["Type"]): e["Properties"]
+               for r in template["Resources"].values()
                for e in r.get("Properties", {}).get("Events", {}).values()}
-    assert sources["SQS"]["Queue"] == arns["PUSH_QUEUE_ARN"]
-    assert sources["DynamoDB"]["Stream"] == arns["COUNTS_STREAM_ARN"]
+    assert set(sources) == {("app.push_shard", "SQS"), ("app.slack_tasks", "SQS"),
+                            ("app.counts_changed", "DynamoDB")}
+    assert sources["app.push_shard", "SQS"]["Queue"] == arns["PUSH_QUEUE_ARN"]
+    assert sources["app.slack_tasks", "SQS"]["Queue"] == arns["TASKS_QUEUE_ARN"]
+    assert sources["app.counts_changed", "DynamoDB"]["Stream"] == arns["COUNTS_STREAM_ARN"]
+
+
+def _chalice_function(handler, events=None):
+    return {"Type": "AWS::Serverless::Function", "Properties": {
+        "Handler": f"app.{handler}", "Role": {"Fn::GetAtt": [f"{handler}Role", "Arn"]},
+        **({"Events": events} if events else {})}}
+
+
+def _sqs_event(arn):
+    return {"Type": "SQS", "Properties": {"Queue": arn, "BatchSize": 1}}
+
+
+def test_merge_template_points_each_queue_handler_at_its_own_queue():
+    """Not every SQS event source at one queue: Chalice names each by the ARN app.py
+    was imported with, and the merge template maps it by the handler."""
+    chalice_template = {"Resources": {
+        "PushShard": _chalice_function("push_shard", {"PushShardSqsEventSource": _sqs_event(
+            "arn:aws:sqs:us-east-1:000000000000:emojiboard-prod-push")}),
+        "SlackTasks": _chalice_function("slack_tasks", {"SlackTasksSqsEventSource": _sqs_event(
+            "arn:aws:sqs:us-east-1:000000000000:emojiboard-prod-tasks")}),
+        "APIHandler": _chalice_function("app"),
+    }}
+    merged = deploy.merge_template(STAGE, chalice_template)["Resources"]
+    assert merged["PushShard"]["Properties"]["Events"] == {"PushShardSqsEventSource": {
+        "Properties": {"Queue": {"Fn::GetAtt": ["PushQueue", "Arn"]}}}}
+    assert merged["SlackTasks"]["Properties"]["Events"] == {"SlackTasksSqsEventSource": {
+        "Properties": {"Queue": {"Fn::GetAtt": ["TasksQueue", "Arn"]}}}}
+    assert "Events" not in merged["APIHandler"]["Properties"]
+    assert merged["SlackTasks"]["Properties"]["FunctionName"] == "emojiboard-prod-slack_tasks"
+    for name in ("PushShard", "SlackTasks", "APIHandler"):
+        env = merged[name]["Properties"]["Environment"]["Variables"]
+        assert env["TASKS_QUEUE_URL"] == {"Ref": "TasksQueue"}
+        assert env["TASKS_QUEUE_ARN"] == {"Fn::GetAtt": ["TasksQueue", "Arn"]}
+    assert {"PushQueue", "TasksQueue", "TasksDeadLetterQueue"} <= set(merged)
+
+
+def test_merge_template_refuses_a_queue_handler_it_has_no_queue_for():
+    chalice_template = {"Resources": {"Drain": _chalice_function("drain", {
+        "DrainSqsEventSource": _sqs_event("arn:aws:sqs:us-east-1:000000000000:other")})}}
+    with pytest.raises(deploy.DeployError, match="drain.*QUEUE_OF_HANDLER"):
+        deploy.merge_template(STAGE, chalice_template)
+
+
+def test_import_settings_name_every_event_source_app_py_registers():
+    """`chalice deploy` imports app.py with these set (deploy.Chalice._deploy), and
+    `package` passes a stand-in for each: without one a handler would be left out."""
+    assert deploy.IMPORT_SETTINGS == ("COUNTS_STREAM_ARN", "PUSH_QUEUE_ARN", "TASKS_QUEUE_ARN")
+    source = (ROOT / "app.py").read_text()
+    assert set(re.findall(r'_event_source\("([A-Z_]+)"', source)) == set(deploy.IMPORT_SETTINGS)
+    assert "JOIN_PUBLIC_CHANNELS" in deploy.OPTIONAL_SETTINGS
+    assert deploy.PACKAGE_PARAMETERS["JoinPublicChannels"][0] == "JOIN_PUBLIC_CHANNELS"
 
 
 # ---- between the two passes of a first deploy ------------------------------------

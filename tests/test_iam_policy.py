@@ -13,7 +13,11 @@ from devkit import deploy, infra, policy
 
 LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
 ACCOUNT, REGION, API = "123456789012", "eu-west-1", "abc123"
-SIDS = {"Tables", "CountsStream", "Dashboards", "PushQueueSend", "PushQueueEventSource", "Logs"}
+SIDS = {"Tables", "CountsStream", "Dashboards", "PushQueueSend", "PushQueueEventSource",
+        "TasksQueueSend", "TasksQueueEventSource", "Logs"}
+# Each queue's grants, by the statement id's prefix.
+QUEUE_SIDS = {"PushQueue": ("PushQueueSend", "PushQueueEventSource"),
+              "TasksQueue": ("TasksQueueSend", "TasksQueueEventSource")}
 
 
 def rendered():
@@ -43,7 +47,8 @@ def test_what_is_found_today():
     assert {"GetItem", "Query", "TransactWriteItems", "TransactGetItems", "DeleteItem",
             "PutItem"} <= found["dynamodb"]
     assert found["apigatewaymanagementapi"] == {"PostToConnection"}
-    assert found["sqs"] == {"SendMessageBatch"}  # the stream handler queues shards
+    # The stream handler queues shards; the Slack route and the tasks queue tasks.
+    assert found["sqs"] == {"SendMessageBatch", "SendMessage"}
     assert {"Put", "Update"} <= found["_transact_items"]
 
 
@@ -51,7 +56,7 @@ def test_sqs_batch_calls_need_their_single_message_action():
     """SQS has no IAM action for its batch operations: SendMessage allows
     SendMessageBatch ("Amazon SQS batch actions", SQS Developer Guide)."""
     required = policy.required_actions()
-    assert required["sqs:SendMessage"] == {"SendMessageBatch"}
+    assert required["sqs:SendMessage"] == {"SendMessageBatch", "SendMessage"}
     assert "sqs:SendMessageBatch" not in required
     assert "sqs:SendMessageBatch" not in policy.granted_actions()
 
@@ -89,20 +94,21 @@ def test_a_new_call_fails_until_the_policy_has_it(tmp_path):
     assert policy.clients_built(package) == {"sns"}
 
 
-@pytest.mark.parametrize("handlers, actions, handler, source", [
+@pytest.mark.parametrize("handlers, actions, names, source", [
     # Lambda reads the stream with the function's role, so app.py's
     # `@app.on_dynamodb_record` handler is what needs them (found in its AST).
-    (policy.stream_handlers, policy.STREAM_EVENT_SOURCE_ACTIONS, "counts_changed", "stream"),
+    (policy.stream_handlers, policy.STREAM_EVENT_SOURCE_ACTIONS, {"counts_changed"}, "stream"),
     # Lambda's SQS event source mapping receives and deletes the messages with the
     # function's role ("Configuring an Amazon SQS queue to trigger an AWS Lambda
     # function", SQS Developer Guide); the code itself never receives.
-    (policy.queue_handlers, policy.QUEUE_EVENT_SOURCE_ACTIONS, "push_shard", "queue"),
+    (policy.queue_handlers, policy.QUEUE_EVENT_SOURCE_ACTIONS, {"push_shard", "slack_tasks"},
+     "queue"),
 ])
-def test_an_event_source_handler_needs_its_read_actions(tmp_path, handlers, actions, handler, source):
-    assert handlers() == {handler}
+def test_an_event_source_handler_needs_its_read_actions(tmp_path, handlers, actions, names, source):
+    assert handlers() == names
     required = policy.required_actions()
     for action in actions:
-        assert required[action] == {f"the {source} event source of {handler}"}
+        assert required[action] == {f"the {source} event source of {name}" for name in names}
     app = tmp_path / "app.py"
     app.write_text("from chalice import Chalice\napp = Chalice(app_name='x')\n")
     assert not set(actions) & set(policy.required_actions(app=app))
@@ -122,12 +128,18 @@ def test_the_queue_read_actions_are_what_aws_documents(tmp_path):
 def test_resources_are_exactly_this_stage_s_tables_queue_and_websocket_api():
     statements = {s["Sid"]: s for s in rendered()["Statement"]}
     assert set(statements) == SIDS
-    queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:emojiboard-prod-push"
-    assert statements["PushQueueSend"]["Action"] == ["sqs:SendMessage"]
-    assert statements["PushQueueSend"]["Resource"] == [queue]
-    assert sorted(statements["PushQueueEventSource"]["Action"]) == [
-        "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
-    assert statements["PushQueueEventSource"]["Resource"] == [queue]
+    # Each queue's grants name that queue only: the push queue's cannot reach the
+    # tasks queue, and no statement names the tasks queue's dead-letter queue (SQS
+    # moves dead letters itself; nothing of the app reads or writes them).
+    for prefix, name in (("PushQueue", "emojiboard-prod-push"),
+                         ("TasksQueue", "emojiboard-prod-tasks")):
+        queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+        assert statements[f"{prefix}Send"]["Action"] == ["sqs:SendMessage"]
+        assert statements[f"{prefix}Send"]["Resource"] == [queue]
+        assert sorted(statements[f"{prefix}EventSource"]["Action"]) == [
+            "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+        assert statements[f"{prefix}EventSource"]["Resource"] == [queue]
+    assert "tasks-dead" not in json.dumps(rendered())
     assert statements["CountsStream"]["Resource"] == [
         f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/emojiboard-prod-counts/stream/*"]
     assert statements["Tables"]["Resource"] == [
@@ -191,10 +203,37 @@ def test_the_committed_policy_is_scoped_to_the_stage_s_tables():
         "arn:aws:dynamodb:*:*:table/emojiboard-dev-counts/stream/*"]
     assert statements["Dashboards"]["Resource"] == [
         "arn:aws:execute-api:*:*:*/api/POST/@connections/*"]
-    for sid in ("PushQueueSend", "PushQueueEventSource"):
+    for sid in QUEUE_SIDS["PushQueue"]:
         assert statements[sid]["Resource"] == ["arn:aws:sqs:*:*:emojiboard-dev-push"]
+    for sid in QUEUE_SIDS["TasksQueue"]:
+        assert statements[sid]["Resource"] == ["arn:aws:sqs:*:*:emojiboard-dev-tasks"]
     assert all(r.startswith("arn:aws:logs:*:*:log-group:/aws/lambda/emojiboard-dev")
                for r in statements["Logs"]["Resource"])
     assert "${" not in json.dumps(policy.committed("prod"))
     assert "emojiboard-prod-counts" in json.dumps(policy.committed("prod"))
     assert policy.granted_actions(policy.committed("prod")) == policy.granted_actions()
+
+
+def test_each_queue_handler_reads_its_own_queue_and_is_granted_exactly_that():
+    """Every `@app.on_sqs_message` handler has a queue in the app stack
+    (deploy.QUEUE_OF_HANDLER, which the merge template maps its event source by), and
+    the event source's read actions are granted on that queue's ARN, by the statement
+    written for it: the push queue's for `push_shard`, the tasks queue's for
+    `slack_tasks`."""
+    assert set(deploy.QUEUE_OF_HANDLER) == policy.queue_handlers()
+    resources = infra.app_resources("prod")
+    names = {"PushQueue": infra.push_queue_name("prod"),
+             "TasksQueue": infra.tasks_queue_name("prod")}
+    statements = {s["Sid"]: s for s in rendered()["Statement"]}
+    for handler, queue in deploy.QUEUE_OF_HANDLER.items():
+        assert resources[queue]["Type"] == "AWS::SQS::Queue"
+        assert resources[queue]["Properties"]["QueueName"] == names[queue]
+        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{names[queue]}"
+        send, event_source = QUEUE_SIDS[queue]
+        assert statements[event_source]["Resource"] == [arn], handler
+        assert set(statements[event_source]["Action"]) == set(policy.QUEUE_EVENT_SOURCE_ACTIONS)
+        assert statements[send]["Resource"] == [arn]
+    # No other statement grants an SQS action.
+    sqs_sids = {sid for sid, s in statements.items()
+                if any(a.startswith("sqs:") for a in s["Action"])}
+    assert sqs_sids == {sid for sids in QUEUE_SIDS.values() for sid in sids}

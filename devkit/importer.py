@@ -1,0 +1,144 @@
+"""`python -m devkit history import`: start a history import in a deployment (or the
+local stack) and follow it to the end with a progress bar.
+
+The work runs in the deployment (chalicelib/history.py, on the tasks queue); this
+only queues the request, as an operator with access to the queue, then reads
+GET /api/history until the import is done. Ctrl-C stops following, not the import;
+running the command again attaches to the one running (and resumes it if it stalled).
+"""
+import json
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import boto3
+import requests
+
+START_TIMEOUT = 120.0  # for the worker to pick the request up and answer with it
+POLL_SECONDS = 1.0
+BAR_WIDTH = 30
+
+
+class HistoryImportError(RuntimeError):
+    """The import could not be started or followed; the message says why."""
+
+
+@dataclass
+class Target:
+    api_url: str          # where GET /api/history is
+    queue_url: str        # the tasks queue
+    sqs: object           # a boto3 SQS client that may send to it
+
+    @classmethod
+    def local(cls, url: str) -> "Target":
+        """The local stack at `url` (`devkit serve`), which says where its queue is."""
+        try:
+            answer = requests.get(url.rstrip("/") + "/_devkit/endpoints", timeout=5)
+        except requests.RequestException as error:
+            raise HistoryImportError(f"no local stack at {url}: {error.__class__.__name__}") from None
+        if answer.status_code != 200:
+            raise HistoryImportError(f"{url} is not a devkit stack (GET /_devkit/endpoints: "
+                               f"{answer.status_code})")
+        found = answer.json()
+        from .gateway import LOCAL_CREDENTIALS
+        sqs = boto3.client("sqs", endpoint_url=found["sqs_endpoint_url"], region_name=found["region"],
+                           aws_access_key_id=LOCAL_CREDENTIALS.access_key,
+                           aws_secret_access_key=LOCAL_CREDENTIALS.secret_key)
+        return cls(found["api_url"], found["tasks_queue_url"], sqs)
+
+    @classmethod
+    def deployed(cls, stage: str, session) -> "Target":
+        """A deployed stage: its queue from the app stack's outputs, its API from
+        Chalice's record of the deploy."""
+        from . import infra
+        from .deploy import ROOT, Deployed
+        stack = infra.stack_names(stage)["app"]
+        try:
+            described = session.client("cloudformation").describe_stacks(StackName=stack)
+        except Exception as error:  # noqa: BLE001 -- the CLI turns AWS errors into a line
+            if "does not exist" in str(error):
+                raise HistoryImportError(f"stage {stage} is not deployed in {session.region_name} "
+                                   f"(no stack {stack}): run make deploy STAGE={stage}") from None
+            raise
+        outputs = {o["OutputKey"]: o["OutputValue"]
+                   for o in described["Stacks"][0].get("Outputs", [])}
+        api_url = Deployed.recorded(ROOT, stage).rest_api_url
+        if "TasksQueueUrl" not in outputs or not api_url:
+            raise HistoryImportError(f"stage {stage} was deployed by an older release: "
+                               f"run make deploy STAGE={stage} first")
+        return cls(api_url.rstrip("/"), outputs["TasksQueueUrl"], session.client("sqs"))
+
+    def status(self) -> dict:
+        try:
+            answer = requests.get(f"{self.api_url}/api/history", timeout=10)
+        except requests.RequestException as error:
+            raise HistoryImportError(f"GET {self.api_url}/api/history failed: "
+                               f"{error.__class__.__name__}") from None
+        if answer.status_code != 200:
+            raise HistoryImportError(f"GET {self.api_url}/api/history answered {answer.status_code}: "
+                               f"{answer.text[:200]}")
+        return answer.json()
+
+    def send(self, task: dict) -> None:
+        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(task))
+
+
+def request(target: Target, days: int, echo: Callable[[str], None]) -> str:
+    """Queue an import of `days` days, or attach to the one running; its job id."""
+    status = target.status()
+    if status["state"] == "running":
+        echo(f"An import is running (since {status['oldest']}): following it.")
+        # If its chain of slices broke, this picks it up where it stood (history.py).
+        target.send({"task": "import", "job": status["job"], "resume": True})
+        return status["job"]
+    job = uuid.uuid4().hex
+    target.send({"task": "import", "job": job, "days": days})
+    return job
+
+
+def follow(target: Target, job: str, echo: Callable[..., None],
+           clock: Callable[[], float] = time.monotonic, poll: float = POLL_SECONDS,
+           tty: Optional[bool] = None) -> dict:
+    """Show the import's progress until it ends; its last status."""
+    tty = sys.stdout.isatty() if tty is None else tty
+    asked = clock()
+    last = None
+    while True:
+        status = target.status()
+        if status.get("job") != job:
+            if status["state"] == "running":
+                raise HistoryImportError(f"another import ({status['job']}) started meanwhile; "
+                                         "run the command again to follow it")
+            if clock() - asked > START_TIMEOUT:
+                raise HistoryImportError(
+                    f"the import did not start within {START_TIMEOUT:.0f} s: nothing reads the "
+                    "tasks queue (locally: is `devkit serve` running? On AWS: is slack_tasks "
+                    "deployed?)")
+            time.sleep(poll)
+            continue
+        line = progress_line(status)
+        if tty:
+            echo("\r" + line.ljust(last and len(last) or 0), nl=False)
+        elif line != last:
+            echo(line)
+        last = line
+        if status["state"] in ("done", "failed"):
+            if tty:
+                echo("")
+            return status
+        time.sleep(poll)
+
+
+def progress_line(status: dict) -> str:
+    total, done = status["channels_total"], status["channels_done"]
+    share = done / total if total else 0.0
+    filled = int(round(share * BAR_WIDTH))
+    bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+    state = {"running": "importing", "done": "done", "failed": "failed"}[status["state"]]
+    text = (f"[{bar}] {done}/{total or '?'} channels, {status['reactions_imported']:,} "
+            f"reactions since {status['oldest']}: {state}")
+    if status.get("error"):
+        text += f" ({status['error']})"
+    return text
