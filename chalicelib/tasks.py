@@ -87,6 +87,8 @@ def handle(task: dict, services, deadline: float) -> Optional[Next]:
             log.info("history import %s not started: import %s is %s", job, status.job,
                      status.state)
             return None
+        # Bots' reactions are skipped as the bots set says: have it current first.
+        services.directory.refresh_if_stale(workspace)
         ckpt = 0
     elif task.get("resume") is True:
         ckpt = history.stalled_at(workspace, job)

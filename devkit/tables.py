@@ -56,3 +56,24 @@ def enable_stream(client, table: str) -> None:
 def latest_stream_arn(client, table: str) -> str:
     """The table's current stream ('' when it has none)."""
     return client.describe_table(TableName=table)["Table"].get("LatestStreamArn", "")
+
+
+def clear(client, table: str, workers: int = 4) -> int:
+    """Delete every item of `table` in place; how many there were. For the tests,
+    which start each test from empty tables: deleting and recreating a table is what
+    they did before, but DynamoDB Local keeps every deleted table's stream, and each
+    one it keeps slows every later write (measured here: a 25-item transaction took
+    25 ms on a fresh DynamoDB Local, 70 ms after 5 recreations, 190 ms after 20,
+    and over 500 ms after 25; clearing in place stays at 9-17 ms)."""
+    from concurrent.futures import ThreadPoolExecutor
+    keys = [item for page in client.get_paginator("scan").paginate(
+        TableName=table, ProjectionExpression="pk, sk") for item in page["Items"]]
+
+    def delete(batch):
+        pending = {table: [{"DeleteRequest": {"Key": key}} for key in batch]}
+        while pending:
+            pending = client.batch_write_item(RequestItems=pending)["UnprocessedItems"]
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(delete, [keys[i:i + 25] for i in range(0, len(keys), 25)]))
+    return len(keys)

@@ -256,7 +256,8 @@ def test_destroy_in_a_fresh_clone_writes_nothing(tmp_path, clone, moto):
 # What a bare `chalice` cannot know: the event sources app.py registers handlers on.
 EVENT_SOURCES = {"COUNTS_STREAM_ARN": f"arn:aws:dynamodb:{REGION}:123456789012:table/"
                                       "emojiboard-dev-counts/stream/2026-01-01T00:00:00.000",
-                 "PUSH_QUEUE_ARN": f"arn:aws:sqs:{REGION}:123456789012:emojiboard-dev-push"}
+                 "PUSH_QUEUE_ARN": f"arn:aws:sqs:{REGION}:123456789012:emojiboard-dev-push",
+                 "TASKS_QUEUE_ARN": f"arn:aws:sqs:{REGION}:123456789012:emojiboard-dev-tasks"}
 
 
 def test_bare_chalice_package_dev_makes_a_template(tmp_path, clone):
