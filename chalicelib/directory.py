@@ -1,7 +1,7 @@
 """Who people and channels are, for the boards that name them: names and avatars of
 people, names of channels and whether they are private, and which users are bots.
 
-Kept in the counts table (docs: /tmp/spec12.md, "Directory (names)"):
+Kept in the counts table (docs/architecture.md, "Counts table"):
 
   pk                  sk        attributes
   USER#{workspace}    {user}    name, avatar_url (http(s) only), bot, deleted, updated

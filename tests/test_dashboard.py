@@ -792,3 +792,31 @@ def test_a_snapshot_answer_lost_on_the_way_says_so_then_loads(stack, open_page):
     expect(status).to_have_attribute("data-state", "trouble")
     expect_live(page)  # the second request's answer arrives
     expect(names(page)).to_have_text([":fire:"])
+
+
+def test_a_running_history_import_shows_a_quiet_progress_line(stack, open_page):
+    from devkit import importer
+    from tests import test_history
+    stack.slack.load_workspace(test_history.workspace())
+    # One history page per 6 s: the import runs long enough to be seen.
+    stack.slack.window = 6.0
+    stack.slack.limits["conversations.history"] = 1
+    try:
+        idle = open_page("/")
+        expect_live(idle)
+        expect(idle.locator("#importing")).to_be_hidden()
+        importer.request(importer.Target.local(stack.url), 30, lambda *a, **k: None)
+        wait_for(lambda: requests.get(f"{stack.url}/api/history", timeout=10).json()["state"]
+                 == "running", timeout=30)
+        page = open_page("/")
+        line = page.locator("#importing")
+        expect(line).to_be_visible(timeout=10_000)
+        expect(line).to_have_text(re.compile(
+            r"Importing history since \d+ \w+\.?: (\d+ of \d+ channels|finding channels), "
+            r"[\d,]+ reactions so far"))
+        wait_for(lambda: requests.get(f"{stack.url}/api/history", timeout=10).json()["state"]
+                 == "done", timeout=120, interval=0.5)
+        expect(line).to_be_hidden(timeout=10_000)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-imported.png"))
+    finally:
+        stack.slack.reset()

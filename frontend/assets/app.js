@@ -4,6 +4,7 @@ import { config } from "./config.js";
 import { EmojiDetail } from "./detail.js";
 import { Feed } from "./feed.js";
 import { Rising } from "./headline.js";
+import { watchImport } from "./importing.js";
 import { LiveSocket } from "./live.js";
 import { knownName, learn, nameOf } from "./names.js";
 import { markLoaded, showState, showTrouble, showUpdated } from "./status.js";
@@ -242,3 +243,4 @@ if (tvMode) {
   show();
 }
 live.start();
+watchImport($("importing"));
