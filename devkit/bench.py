@@ -521,13 +521,90 @@ def cold_start(figures: Figures, runs: int) -> None:
 # ---- the report ----------------------------------------------------------------------------
 
 
+def history_workspace(channels: int, messages: int, thread_share: float,
+                      replies: int, now: float) -> dict:
+    """A workspace of `channels` public channels the bot is not in yet, each with
+    `messages` over the last 30 days, `thread_share` of them threads of `replies`
+    replies; a third of all messages have reactions, by 1 to 4 people."""
+    from . import slack_api
+    rng = random.Random(7)
+    people = [f"UB{i:03d}" for i in range(40)]
+    doc = {"team": {"id": TEAM, "name": "Bench", "domain": "bench"},
+           "users": [slack_api.user_object(u, u.lower(), f"Person {u}", team=TEAM) for u in people],
+           "channels": [], "history": {}, "replies": {}}
+
+    def msg(t: float, n: int, **extra) -> dict:
+        body = {"type": "message", "user": rng.choice(people), "text": "hi",
+                "ts": f"{t:.0f}.{n:06d}", **extra}
+        if rng.random() < 1 / 3:
+            body["reactions"] = [{"name": name, "users": rng.sample(people, k), "count": k}
+                                 for name, k in [(rng.choice(["tada", "+1", "eyes", "heart"]),
+                                                  rng.randint(1, 4))]]
+        return body
+
+    for c in range(channels):
+        ident = f"CBENCH{c:03d}"
+        doc["channels"].append(slack_api.channel_object(ident, f"bench-{c}"))
+        history = []
+        for i in range(messages):
+            t = now - 30 * 86400 * (i + 1) / (messages + 1)
+            if rng.random() < thread_share:
+                parent = msg(t, i, reply_count=replies)
+                parent["thread_ts"] = parent["ts"]
+                doc["replies"][f"{ident}/{parent['ts']}"] = [parent] + [
+                    msg(t + 60 * (r + 1), i, thread_ts=parent["ts"]) for r in range(replies)]
+                history.append(parent)
+            else:
+                history.append(msg(t, i))
+        doc["history"][ident] = history
+    return doc
+
+
+def history_import(figures: Figures, channels: int, messages: int) -> None:
+    """How fast an import reads a workspace with Slack's Tier 3 limits on (the
+    stand-in's, 50 calls a minute per method), and what that makes of a 500-channel,
+    30-day workspace."""
+    from . import importer
+    doc = history_workspace(channels, messages, thread_share=0.05, replies=2, now=time.time())
+    # Each thread's first message is its parent, which the history holds too.
+    messages_of = list(doc["history"].values()) + [t[1:] for t in doc["replies"].values()]
+    found = sum(len(r["users"]) for msgs in messages_of for m in msgs
+                for r in m.get("reactions", []))
+    read = sum(len(m) for m in doc["history"].values()) + sum(len(m) - 1 for m in doc["replies"].values())
+    threads = len(doc["replies"])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "workspace.json"
+        path.write_text(json.dumps(doc))
+        with Server("--slack-workspace", str(path)) as server:
+            target = importer.Target.local(server.url)
+            started = time.monotonic()
+            job = importer.request(target, 30, lambda *a, **k: None)
+            status = importer.follow(target, job, lambda *a, **k: None, tty=False)
+            seconds = time.monotonic() - started
+    minutes = seconds / 60
+    calls = channels * (-(-messages // 200)) + threads + channels + 1
+    figures.add(f"history import, {channels} channels x {messages} messages (5% threads of 2 "
+                "replies), Tier 3 on: messages / reactions per minute",
+                f"{read / minutes:,.0f} / {status['reactions_imported'] / minutes:,.0f}",
+                f"{read:,} messages, {status['reactions_imported']:,} of {found:,} reactions "
+                f"in {seconds:.0f} s ({status['state']}); about {calls} Slack calls, "
+                f"{calls / minutes:.0f} a minute")
+    per_channel = seconds / channels
+    figures.add("history import, a 500-channel workspace at that rate (same messages "
+                "per channel and thread share)",
+                f"{500 * per_channel / 3600:.1f} h",
+                "linear in channels: each needs its history pages and one "
+                "conversations.replies call per thread, at 50 a minute per method")
+
+
 def machine() -> str:
     load = os.getloadavg()[0]
     return (f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, "
             f"load average {load:.1f} at start")
 
 
-FIGURES = ("ingest", "fanout", "burst", "pushers", "storm", "push-cost", "cold-start")
+FIGURES = ("ingest", "fanout", "burst", "pushers", "storm", "push-cost", "cold-start",
+           "history")
 
 
 def run(only: List[str], runs: int, events: int, concurrency: int, sizes: List[int],
@@ -550,4 +627,6 @@ def run(only: List[str], runs: int, events: int, concurrency: int, sizes: List[i
         push_cost(figures, pushes=1000, runs=max(3, runs))
     if "cold-start" in only:
         cold_start(figures, max(5, runs * 2))
+    if "history" in only:
+        history_import(figures, channels=6, messages=400)
     return figures
