@@ -132,23 +132,26 @@ PUSH_QUEUE_VISIBILITY_FACTOR = 6
 PUSH_QUEUE_RETENTION_S = 60
 
 
+def _queue(stage: str, name: str, retention_s: int, **properties) -> dict:
+    """A standard SQS queue of this stage, encrypted at rest with SQS-managed keys
+    (SSE-SQS: no KMS key to manage or grant)."""
+    return {"Type": "AWS::SQS::Queue", "Properties": {
+        "QueueName": name, "SqsManagedSseEnabled": True,
+        "MessageRetentionPeriod": retention_s, **properties,
+        "Tags": [{"Key": "app", "Value": f"{APP_NAME}-{stage}"}]}}
+
+
 def push_queue_resource(stage: str) -> dict:
     """The standard SQS queue the stream handler sends shards to and `push_shard` reads.
 
-    Encrypted at rest with SQS-managed keys (SSE-SQS: no KMS key to manage or grant);
-    a visibility timeout of six times `push_shard`'s Lambda timeout; 60 s retention.
+    A visibility timeout of six times `push_shard`'s Lambda timeout; 60 s retention.
     Since that retention is shorter than the visibility timeout, a shard whose
     invocation failed is not retried: it expires first, and the next update (counts
     are absolute) supersedes it. No redrive policy: a dead-letter queue would only keep
     updates nobody will ever want."""
     timeout = function_setting(stage, "push_shard", "lambda_timeout")
-    return {"Type": "AWS::SQS::Queue", "Properties": {
-        "QueueName": push_queue_name(stage),
-        "SqsManagedSseEnabled": True,
-        "VisibilityTimeout": PUSH_QUEUE_VISIBILITY_FACTOR * timeout,
-        "MessageRetentionPeriod": PUSH_QUEUE_RETENTION_S,
-        "Tags": [{"Key": "app", "Value": f"{APP_NAME}-{stage}"}],
-    }}
+    return _queue(stage, push_queue_name(stage), PUSH_QUEUE_RETENTION_S,
+                  VisibilityTimeout=PUSH_QUEUE_VISIBILITY_FACTOR * timeout)
 
 
 # The tasks queue (`tasks_queue_resource`): joining channels and importing history,
@@ -195,26 +198,16 @@ def tasks_queue_resource(stage: str) -> dict:
     days' retention; a redrive policy to `TasksDeadLetterQueue` after
     TASKS_MAX_RECEIVES deliveries."""
     timeout = function_setting(stage, "slack_tasks", "lambda_timeout")
-    return {"Type": "AWS::SQS::Queue", "Properties": {
-        "QueueName": tasks_queue_name(stage),
-        "SqsManagedSseEnabled": True,
-        "VisibilityTimeout": TASKS_QUEUE_VISIBILITY_FACTOR * timeout,
-        "MessageRetentionPeriod": TASKS_QUEUE_RETENTION_S,
-        "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["TasksDeadLetterQueue", "Arn"]},
-                          "maxReceiveCount": TASKS_MAX_RECEIVES},
-        "Tags": [{"Key": "app", "Value": f"{APP_NAME}-{stage}"}],
-    }}
+    return _queue(stage, tasks_queue_name(stage), TASKS_QUEUE_RETENTION_S,
+                  VisibilityTimeout=TASKS_QUEUE_VISIBILITY_FACTOR * timeout,
+                  RedrivePolicy={"deadLetterTargetArn": {"Fn::GetAtt": ["TasksDeadLetterQueue", "Arn"]},
+                                 "maxReceiveCount": TASKS_MAX_RECEIVES})
 
 
 def tasks_dead_letter_queue_resource(stage: str) -> dict:
     """Where tasks that failed TASKS_MAX_RECEIVES times wait for someone: nothing reads
     it, so the functions' policy does not name it."""
-    return {"Type": "AWS::SQS::Queue", "Properties": {
-        "QueueName": tasks_dead_letter_queue_name(stage),
-        "SqsManagedSseEnabled": True,
-        "MessageRetentionPeriod": TASKS_DEAD_LETTER_RETENTION_S,
-        "Tags": [{"Key": "app", "Value": f"{APP_NAME}-{stage}"}],
-    }}
+    return _queue(stage, tasks_dead_letter_queue_name(stage), TASKS_DEAD_LETTER_RETENTION_S)
 
 
 def app_resources(stage: str) -> dict:
