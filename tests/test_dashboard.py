@@ -812,11 +812,12 @@ def test_a_running_history_import_shows_a_quiet_progress_line(stack, open_page):
         line = page.locator("#importing")
         expect(line).to_be_visible(timeout=10_000)
         expect(line).to_have_text(re.compile(
-            r"Importing history since \d+ \w+\.?: (\d+ of \d+ channels|finding channels), "
+            r"Importing history since (\d+ \w+\.?|\w+\.? \d+): (\d+ of \d+ channels|finding "
+            r"channels), "
             r"[\d,]+ reactions so far"))
+        page.screenshot(path=str(ARTIFACTS / "dashboard-importing.png"))
         wait_for(lambda: requests.get(f"{stack.url}/api/history", timeout=10).json()["state"]
                  == "done", timeout=120, interval=0.5)
         expect(line).to_be_hidden(timeout=10_000)
-        page.screenshot(path=str(ARTIFACTS / "dashboard-imported.png"))
     finally:
         stack.slack.reset()
