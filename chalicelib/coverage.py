@@ -10,7 +10,7 @@ and a 429 there means waiting (slack_calls.py).
 """
 import logging
 from dataclasses import dataclass
-from typing import FrozenSet, List, Optional, Tuple
+from typing import FrozenSet, Optional, Tuple
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -85,6 +85,3 @@ def sweep(web: WebClient, excluded: FrozenSet[str], deadline: float,
     except slack_calls.Throttled as throttled:
         return SweepPosition(cursor, index), throttled.retry_after
 
-
-def joined_channels(channels: List[dict]) -> List[str]:
-    return [c["id"] for c in channels if c.get("is_member") is True]

@@ -39,8 +39,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from . import coverage, slack_calls
-from .names import canonical, split_reaction
-from .slack_events import SLACKBOT, _ID, Reaction
+from .slack_events import SLACKBOT, _ID, Reaction, reaction_name
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +153,7 @@ class History:
         return True, self.status(workspace)
 
     def _checkpoint(self, workspace: str, job: dict, changes: Dict[str, dict],
-                    adds: Dict[str, int] = None, removes: Iterable[str] = ()) -> None:
+                    adds: Optional[Dict[str, int]] = None, removes: Iterable[str] = ()) -> None:
         """Write `changes` (attribute -> DynamoDB value), add `adds`, remove `removes`,
         bump ckpt: only if no other slice checkpointed since `job` was read. Raises
         Superseded if one did."""
@@ -428,11 +427,11 @@ def reactions_of(web: WebClient, channel: str, message: dict, deadline: float,
             pass
     found = []
     for reaction in reactions:
-        parts = split_reaction(reaction.get("name") or "")
-        if parts is None:
+        raw = reaction.get("name")
+        name = reaction_name(raw) if isinstance(raw, str) else None
+        if name is None:
             log.info("history import: reaction %r skipped: not an emoji name", reaction.get("name"))
             continue
-        name = "::".join((canonical(parts[0]),) + parts[1])
         found += [
             Reaction(event_id=f"import:{channel}/{ts}:{user}:{name}", team_id="",
                      added=True, user=user, reaction=name, item=f"{channel}/{ts}",

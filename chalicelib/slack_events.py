@@ -181,11 +181,10 @@ def parse(body: bytes, now: Optional[float] = None) -> SlackEvent:
     if event_type not in ("reaction_added", "reaction_removed"):
         return Ignored(f"event type {event_type!r}")
 
-    parts = split_reaction(_field(event, "reaction", "event", max_len=1024))
-    if parts is None:
+    reaction = reaction_name(_field(event, "reaction", "event", max_len=1024))
+    if reaction is None:
         raise BadRequest("event.reaction is not an emoji name (lower case, no spaces or "
                          "punctuation but _ + - ', one script, then ::skin-tone-N)")
-    reaction = "::".join((canonical(parts[0]),) + parts[1])
     if event.get("user") == SLACKBOT:
         return Ignored("a reaction by Slackbot")
     return Reaction(
@@ -198,6 +197,13 @@ def parse(body: bytes, now: Optional[float] = None) -> SlackEvent:
         event_time=_event_time(event, envelope, time.time() if now is None else now),
         item_user=_slack_id(event, "item_user", "event") if event.get("item_user") else None,
     )
+
+
+def reaction_name(raw: str) -> Optional[str]:
+    """A reaction as Slack names it (`thumbsup::skin-tone-2`), with the standard alias
+    folded (`+1::skin-tone-2`); None if it is no emoji name."""
+    parts = split_reaction(raw)
+    return None if parts is None else "::".join((canonical(parts[0]),) + parts[1])
 
 
 def emoji_value_ok(value: str) -> bool:

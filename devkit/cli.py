@@ -92,15 +92,16 @@ class Commands(click.Group):
             raise click.ClickException(" ".join(explain(error).split())) from None
 
 
-class StageError(click.ClickException):
-    """An unknown --stage, in one line; exit code 2 as for click's usage errors."""
+class UsageLine(click.ClickException):
+    """A usage error (an unknown --stage, missing options) in one line; exit code 2 as
+    for click's own usage errors."""
     exit_code = 2
 
 
 def _stage(ctx, param, value):
     from . import infra
     if value not in infra.stages():
-        raise StageError(f"Invalid value for '--stage': {value!r} is not a stage of "
+        raise UsageLine(f"Invalid value for '--stage': {value!r} is not a stage of "
                          f".chalice/config.json ({', '.join(infra.stages())})")
     return value
 
@@ -345,7 +346,7 @@ def history_import(days, local_url, stage, profile, region):
     Ctrl-C stops following, not the import; running it again follows it again."""
     from . import importer
     if bool(local_url) == bool(stage):
-        raise click.UsageError("pass one of --stage STAGE or --local URL")
+        raise UsageLine("pass one of --stage STAGE or --local URL")
     if local_url:
         target = importer.Target.local(local_url)
     else:

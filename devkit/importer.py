@@ -15,6 +15,7 @@ from typing import Callable, Optional
 
 import boto3
 import requests
+from botocore.exceptions import ClientError
 
 START_TIMEOUT = 120.0  # for the worker to pick the request up and answer with it
 POLL_SECONDS = 1.0
@@ -57,8 +58,8 @@ class Target:
         stack = infra.stack_names(stage)["app"]
         try:
             described = session.client("cloudformation").describe_stacks(StackName=stack)
-        except Exception as error:  # noqa: BLE001 -- the CLI turns AWS errors into a line
-            if "does not exist" in str(error):
+        except ClientError as error:  # others: the CLI turns AWS errors into one line
+            if "does not exist" in error.response["Error"].get("Message", ""):
                 raise HistoryImportError(f"stage {stage} is not deployed in {session.region_name} "
                                    f"(no stack {stack}): run make deploy STAGE={stage}") from None
             raise

@@ -248,6 +248,41 @@ def read_workspace(source: Workspace) -> Dict[str, Any]:
     return document
 
 
+def _listed_problem(records: Any, key: str, noun: str, shape: str,
+                    problem_of: Callable[[dict], Optional[str]]) -> Optional[str]:
+    """`document[key]`: a list of objects with distinct ids, each as `problem_of` wants."""
+    if not isinstance(records, list):
+        return f'"{key}" must be a list of {shape} objects'
+    seen = set()
+    for i, record in enumerate(records):
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str) or not record["id"]:
+            return f'{key}[{i}]: not a {noun} object with an "id"'
+        problem = problem_of(record)
+        if problem:
+            return f'{key}[{i}] ({record["id"]}): {problem}'
+        if record["id"] in seen:
+            return f'{key}[{i}]: {noun} {record["id"]} is listed twice'
+        seen.add(record["id"])
+    return None
+
+
+def _user_problem(user: dict) -> Optional[str]:
+    return None if isinstance(user.get("name"), str) else 'no "name"'
+
+
+def _channel_problem(channel: dict) -> Optional[str]:
+    if channel.get("is_im"):
+        if not isinstance(channel.get("user"), str):
+            return 'a DM (is_im) needs "user"'
+    elif not isinstance(channel.get("name"), str) or not channel["name"]:
+        return 'no "name"'
+    for flag in ("is_member", "is_private", "is_archived", "is_channel", "is_group",
+                 "is_im", "is_mpim"):
+        if flag in channel and not isinstance(channel[flag], bool):
+            return f'"{flag}" must be true or false'
+    return None
+
+
 def workspace_problem(document: Any) -> Optional[str]:
     """What is wrong with a workspace document, or None."""
     if not isinstance(document, dict):
@@ -261,37 +296,13 @@ def workspace_problem(document: Any) -> Optional[str]:
     team = document["team"]
     if not isinstance(team, dict) or not isinstance(team.get("id"), str) or not team["id"]:
         return '"team" must be an object with an "id"'
-    users = document["users"]
-    if not isinstance(users, list):
-        return '"users" must be a list of users.list member objects'
-    seen = set()
-    for i, user in enumerate(users):
-        if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
-            return f'users[{i}]: not a user object with an "id"'
-        if not isinstance(user.get("name"), str):
-            return f'users[{i}] ({user["id"]}): no "name"'
-        if user["id"] in seen:
-            return f'users[{i}]: user {user["id"]} is listed twice'
-        seen.add(user["id"])
-    channels = document["channels"]
-    if not isinstance(channels, list):
-        return '"channels" must be a list of conversations.list channel objects'
-    ids = set()
-    for i, channel in enumerate(channels):
-        if not isinstance(channel, dict) or not isinstance(channel.get("id"), str) or not channel["id"]:
-            return f'channels[{i}]: not a conversation object with an "id"'
-        if channel.get("is_im"):
-            if not isinstance(channel.get("user"), str):
-                return f'channels[{i}] ({channel["id"]}): a DM (is_im) needs "user"'
-        elif not isinstance(channel.get("name"), str) or not channel["name"]:
-            return f'channels[{i}] ({channel["id"]}): no "name"'
-        for flag in ("is_member", "is_private", "is_archived", "is_channel", "is_group",
-                     "is_im", "is_mpim"):
-            if flag in channel and not isinstance(channel[flag], bool):
-                return f'channels[{i}] ({channel["id"]}): "{flag}" must be true or false'
-        if channel["id"] in ids:
-            return f'channels[{i}]: channel {channel["id"]} is listed twice'
-        ids.add(channel["id"])
+    problem = (_listed_problem(document["users"], "users", "user", "users.list member",
+                               _user_problem)
+               or _listed_problem(document["channels"], "channels", "conversation",
+                                  "conversations.list channel", _channel_problem))
+    if problem:
+        return problem
+    ids = {channel["id"] for channel in document["channels"]}
     history = document.get("history", {})
     if not isinstance(history, dict):
         return '"history" must be an object: channel id -> its messages'

@@ -18,6 +18,22 @@ def post_event(stack, envelope, *, secret: str = SECRET, retry: Optional[int] = 
     return session.post(f"{stack.url}/slack/events", data=body, headers=headers, timeout=10)
 
 
+def envelope(kind: str, event_ts: float = None, event_id: str = None, **fields) -> dict:
+    """An Events API envelope around an event of type `kind` with `fields`."""
+    now = time.time() if event_ts is None else event_ts
+    return {"token": "unused", "team_id": TEAM, "api_app_id": "A0EMOJIBOARD",
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{kind}{time.time():.6f}".replace(".", ""),
+            "event_time": int(now), "event": {"type": kind, "event_ts": f"{now:.6f}", **fields}}
+
+
+def deliver(stack, kind: str, **fields) -> dict:
+    """Post a signed event of type `kind`; its 200 answer."""
+    response = post_event(stack, envelope(kind, **fields))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def reaction(name: str, **kwargs) -> dict:
     kwargs.setdefault("team_id", TEAM)
     return simulate.reaction_event(name, **kwargs)

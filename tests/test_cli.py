@@ -295,3 +295,27 @@ def test_bare_chalice_stops_with_one_line(tmp_path, clone, command, stage):
             "which creates it and passes it on"]
         assert not out.exists()
         assert _status(clone) == ""
+
+
+# ---- history import -----------------------------------------------------------------
+
+def test_history_import_needs_one_target_and_at_most_90_days(tmp_path):
+    for args in ([], ["--stage", "dev", "--local", "http://127.0.0.1:1"]):
+        done = devkit("history", "import", *args, env=_shell(tmp_path))
+        assert done.returncode == 2
+        assert one_error_line(done) == "Error: pass one of --stage STAGE or --local URL"
+    done = devkit("history", "import", "--local", "http://127.0.0.1:1", "--days", "91",
+                  env=_shell(tmp_path))
+    assert done.returncode == 2  # click's own usage error
+    assert "Error: Invalid value for '--days': 91 is not in the range 1<=x<=90" in done.stderr
+
+
+def test_history_import_says_when_there_is_nothing_to_import_into(tmp_path, moto):
+    port = dynamodb.free_port()  # nothing listens there
+    line = one_error_line(devkit("history", "import", "--local", f"http://127.0.0.1:{port}",
+                                 env=_shell(tmp_path)))
+    assert line == f"Error: no local stack at http://127.0.0.1:{port}: ConnectionError"
+    line = one_error_line(devkit("history", "import", "--stage", "dev", "--region", REGION,
+                                 env=moto.env(tmp_path)))
+    assert line == (f"Error: stage dev is not deployed in {REGION} (no stack emojiboard-dev): "
+                    "run make deploy STAGE=dev")

@@ -124,6 +124,19 @@ def _stack_names(cfn):
     return {s["StackName"] for s in cfn.describe_stacks()["Stacks"]}
 
 
+def _queue(sqs, outputs: dict, output: str, name: str) -> dict:
+    """A queue of the stack, read back from SQS: its output is its Ref, as on AWS (moto's
+    own API answers with its server's address), its ARN the output's when there is one;
+    encrypted. Its attributes."""
+    assert outputs[f"{output}Url"] == f"https://sqs.{REGION}.amazonaws.com/123456789012/{name}"
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["QueueArn"] == outputs.get(f"{output}Arn", attributes["QueueArn"]) \
+        == f"arn:aws:sqs:{REGION}:123456789012:{name}"
+    assert attributes["SqsManagedSseEnabled"] == "true"
+    return attributes
+
+
 def _tables(session):
     return set(session.client("dynamodb").list_tables()["TableNames"])
 
@@ -173,14 +186,7 @@ def test_provisioning_creates_the_tables_and_the_bucket_the_app_expects(aws):
     # The push queue, read back from SQS: encrypted, 6 x push_shard's 15 s timeout,
     # kept only as long as a shard is worth pushing.
     sqs = aws.client("sqs")
-    # The queue's Ref, as on AWS (moto's own API answers with its server's address).
-    assert outputs["PushQueueUrl"] == \
-        f"https://sqs.{REGION}.amazonaws.com/123456789012/emojiboard-prod-push"
-    url = sqs.get_queue_url(QueueName="emojiboard-prod-push")["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    assert attributes["QueueArn"] == outputs["PushQueueArn"] \
-        == f"arn:aws:sqs:{REGION}:123456789012:emojiboard-prod-push"
-    assert attributes["SqsManagedSseEnabled"] == "true"
+    attributes = _queue(sqs, outputs, "PushQueue", "emojiboard-prod-push")
     assert attributes["VisibilityTimeout"] == "90"
     assert attributes["MessageRetentionPeriod"] == "60"
     assert "RedrivePolicy" not in attributes  # no dead-letter queue
@@ -188,13 +194,7 @@ def test_provisioning_creates_the_tables_and_the_bucket_the_app_expects(aws):
 
     # The tasks queue: encrypted, 6 x slack_tasks' 150 s timeout (a 120 s slice and its
     # margin), kept SQS's default 4 days, and a dead-letter queue after 5 receives.
-    assert outputs["TasksQueueUrl"] == \
-        f"https://sqs.{REGION}.amazonaws.com/123456789012/emojiboard-prod-tasks"
-    url = sqs.get_queue_url(QueueName="emojiboard-prod-tasks")["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    assert attributes["QueueArn"] == outputs["TasksQueueArn"] \
-        == f"arn:aws:sqs:{REGION}:123456789012:emojiboard-prod-tasks"
-    assert attributes["SqsManagedSseEnabled"] == "true"
+    attributes = _queue(sqs, outputs, "TasksQueue", "emojiboard-prod-tasks")
     assert infra.function_setting(STAGE, "slack_tasks", "lambda_timeout") == 150
     assert attributes["VisibilityTimeout"] == "900"
     assert attributes["MessageRetentionPeriod"] == str(4 * 24 * 3600)
@@ -202,12 +202,8 @@ def test_provisioning_creates_the_tables_and_the_bucket_the_app_expects(aws):
     dead_arn = f"arn:aws:sqs:{REGION}:123456789012:emojiboard-prod-tasks-dead"
     assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": dead_arn,
                                                        "maxReceiveCount": 5}
-    assert outputs["TasksDeadLetterQueueUrl"] == \
-        f"https://sqs.{REGION}.amazonaws.com/123456789012/emojiboard-prod-tasks-dead"
-    url = sqs.get_queue_url(QueueName="emojiboard-prod-tasks-dead")["QueueUrl"]
-    dead = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    dead = _queue(sqs, outputs, "TasksDeadLetterQueue", "emojiboard-prod-tasks-dead")
     assert dead["QueueArn"] == dead_arn
-    assert dead["SqsManagedSseEnabled"] == "true"
     # Longer than the source's: a dead letter keeps its first enqueue time.
     assert int(dead["MessageRetentionPeriod"]) == 14 * 24 * 3600 \
         > int(attributes["MessageRetentionPeriod"])

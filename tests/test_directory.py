@@ -15,7 +15,7 @@ from chalicelib import directory as directory_module, slack_events
 from chalicelib.directory import BOTS_ATTRIBUTE, Directory, bots_key
 from devkit import slack_api
 from tests.conftest import TEAM
-from tests.helpers import post_event, reaction
+from tests.helpers import deliver, envelope, post_event, reaction
 
 
 @pytest.fixture
@@ -25,20 +25,6 @@ def slack(stack):
     yield stack.gateway.slack
     stack.gateway.slack.reset()
     stack.gateway.slack.token = slack_api.LOCAL_TOKEN
-
-
-def envelope(kind: str, event_ts: float = None, event_id: str = None, **fields) -> dict:
-    now = time.time() if event_ts is None else event_ts
-    return {"token": "unused", "team_id": TEAM, "api_app_id": "A0EMOJIBOARD",
-            "type": "event_callback",
-            "event_id": event_id or f"Ev{kind}{time.time():.6f}".replace(".", ""),
-            "event_time": int(now), "event": {"type": kind, "event_ts": f"{now:.6f}", **fields}}
-
-
-def deliver(stack, kind: str, **fields) -> dict:
-    response = post_event(stack, envelope(kind, **fields))
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def person(ident: str, name: str, bot: bool = False, avatar: str = None) -> dict:
@@ -459,8 +445,8 @@ def test_the_demo_traffic_fills_every_board_with_names(stack, slack):
     from devkit import simulate
     board(stack, "givers")  # a page opened first: the daily sync learns the bot
     outcomes = []
-    for envelope in itertools.islice(simulate.Traffic(team_id=TEAM, seed=3).events(), 150):
-        outcomes.append(simulate.outcome(post_event(stack, envelope)))
+    for event in itertools.islice(simulate.Traffic(team_id=TEAM, seed=3).events(), 150):
+        outcomes.append(simulate.outcome(post_event(stack, event)))
     assert set(outcomes) <= simulate.APPLIED, outcomes
     assert f"ignored: user {slack_api.BOT} is a bot" in outcomes
     channels = board(stack, "channels")

@@ -4,7 +4,6 @@ reaction lists, 429s with Retry-After), DynamoDB Local, and the app's `slack_tas
 handler fed from the local SQS tasks queue as Lambda feeds it."""
 import collections
 import time
-import uuid
 
 import pytest
 import requests
@@ -14,7 +13,7 @@ from chalicelib.directory import Directory
 from chalicelib.history import History
 from devkit import importer, slack_api
 from tests.conftest import TEAM
-from tests.helpers import post_event, wait_for
+from tests.helpers import deliver, post_event, reaction, wait_for
 
 NOW = time.time()
 DAY = 86400
@@ -43,7 +42,8 @@ def workspace() -> dict:
     thread = ts(3 * 3600, 1)
     history = {
         MEMBER: [
-            message(ts(600), "UH01", [("tada", ["UH02", "UH03"]), ("+1", ["UH02"])]),
+            # Slack's alias folds into the one name, as in live events: `+1`.
+            message(ts(600), "UH01", [("tada", ["UH02", "UH03"]), ("thumbsup", ["UH02"])]),
             message(thread, "UH02", [("eyes", ["UH01"])], thread_ts=thread, reply_count=2,
                     reply_users=["UH03"], latest_reply=ts(3 * 3600 - 60, 3)),
             message(ts(3 * 3600 - 60, 3), "UH03", [("heart", ["UH01", BOT])],
@@ -77,7 +77,8 @@ def workspace() -> dict:
 
 
 # What the import must count: within 30 days, in the channels the bot is in or can
-# join, every person's reaction once (the broadcast reply once), no bot, no Slackbot.
+# join, every person's reaction once (the broadcast reply once), no bot, no Slackbot,
+# aliases folded.
 EXPECTED_ALL = {"tada": 2 + 60 + 1, "+1": 1, "eyes": 1, "heart": 1, "joy": 2, "rocket": 1,
                 "fire": 2}
 EXPECTED_CHANNELS = {MEMBER: 2 + 1 + 1 + 1 + 2 + 60 + 1, JOINABLE: 2}  # PRIVATE: not shown
@@ -157,35 +158,29 @@ def test_importing_twice_counts_nothing_twice(stack, slack):
     assert (board(stack), board(stack, board="givers"), board(stack, "24h")) == first
 
 
+def live_tada(stack, added: bool, when: float) -> str:
+    """UH02's tada on the channel's newest message, as a Slack event of its own; what
+    the route did with it."""
+    response = post_event(stack, reaction("tada", added=added, user="UH02", channel=MEMBER,
+                                          item_ts=ts(600), item_user="UH01", event_time=when))
+    assert response.status_code == 200, response.text
+    return response.json()["result"]
+
+
 def test_a_live_add_before_or_after_the_import_counts_once(stack, slack):
-    item = {"type": "message", "channel": MEMBER, "ts": ts(600)}
-    event = {"type": "reaction_added", "user": "UH02", "reaction": "tada", "item": item,
-             "item_user": "UH01", "event_ts": ts(590)}
-    assert _deliver(stack, event)["result"] == "counted"
+    assert live_tada(stack, True, NOW - 590) == "counted"
     run_import(stack)
-    assert _deliver(stack, event)["result"] == "unchanged"  # Slack delivering it late
+    assert live_tada(stack, True, NOW - 590) == "unchanged"  # Slack delivering it late
     assert board(stack) == EXPECTED_ALL
 
 
 def test_a_live_removal_before_the_import_reaches_its_message_stays_removed(stack, slack):
     # The import reads the message as it was (the reaction on it); the removal was
     # counted first: the reaction stays removed.
-    item = {"type": "message", "channel": MEMBER, "ts": ts(600)}
-    removed = {"type": "reaction_removed", "user": "UH02", "reaction": "tada", "item": item,
-               "item_user": "UH01", "event_ts": f"{time.time():.6f}"}
-    assert _deliver(stack, removed)["result"] == "unchanged"
+    assert live_tada(stack, False, time.time()) == "unchanged"
     run_import(stack)
     assert board(stack)["tada"] == EXPECTED_ALL["tada"] - 1
     assert board(stack, board="givers")["UH02"] == 3  # +1, joy, a tada of the 60; not this one
-
-
-def _deliver(stack, event: dict) -> dict:
-    envelope = {"token": "unused", "team_id": TEAM, "api_app_id": "A0EMOJIBOARD",
-                "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:12]}",
-                "event_time": int(time.time()), "event": event}
-    response = post_event(stack, envelope)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 class Killed(BaseException):
@@ -206,14 +201,15 @@ class DiesAfter(CountStore):
         return super().record(event, workspace)
 
 
-def _history(stack, counts=None, join_public=True) -> History:
+def _history(stack, counts=None, join_public=True, excluded=()) -> History:
     """The app's History, run in this process on the stack's store and Slack stand-in,
     with the bots known, as the tasks handler has them before an import starts."""
     client = stack.dynamodb_client()
     assert Directory(client, stack.counts_table, slack_api.LOCAL_TOKEN, stack.slack.api_url
                      ).sync(TEAM)
     return History(client, stack.counts_table, counts or CountStore(client, stack.counts_table),
-                   slack_api.LOCAL_TOKEN, stack.slack.api_url, join_public=join_public)
+                   slack_api.LOCAL_TOKEN, stack.slack.api_url, excluded=excluded,
+                   join_public=join_public)
 
 
 def test_a_slice_killed_mid_page_resumes_from_its_checkpoint_exactly(stack, slack):
@@ -264,6 +260,20 @@ def test_without_joining_only_the_channels_the_bot_is_in_are_imported(stack, sla
     assert history.status(TEAM).channels_total == 2
 
 
+def test_excluded_channels_are_neither_joined_nor_imported(stack, slack):
+    history = _history(stack, excluded={JOINABLE, PRIVATE})
+    history.start(TEAM, "excluded", 30)
+    ckpt = 0
+    while (going_on := history.run(TEAM, "excluded", ckpt, time.time() + 60)) is not None:
+        ckpt, delay = going_on
+        time.sleep(delay)
+    assert slack.channels[JOINABLE]["is_member"] is False
+    assert calls(slack, "conversations.join") == 0
+    assert board(stack, board="channels") == {MEMBER: EXPECTED_CHANNELS[MEMBER]}
+    assert board(stack)["tada"] == EXPECTED_ALL["tada"] - 1  # not the private channel's
+    assert history.status(TEAM).channels_total == 1
+
+
 def test_a_channel_with_thousands_of_messages_is_paged_and_429s_are_obeyed(stack, slack):
     doc = workspace()
     many = [message(ts(60 * i + 60, i), "UH01", [("tada", ["UH02"])] if i % 10 == 0 else ())
@@ -289,10 +299,8 @@ def test_a_channel_with_thousands_of_messages_is_paged_and_429s_are_obeyed(stack
 
 def test_a_new_public_channel_is_joined(stack, slack):
     slack.channels["CHNEW"] = slack_api.channel_object("CHNEW", "brand-new")
-    created = {"type": "channel_created", "event_ts": f"{time.time():.6f}",
-               "channel": {"id": "CHNEW", "name": "brand-new", "created": int(time.time()),
-                           "creator": "UH01"}}
-    assert _deliver(stack, created)["ok"] is True
+    assert deliver(stack, "channel_created", channel={
+        "id": "CHNEW", "name": "brand-new", "created": int(time.time()), "creator": "UH01"})["ok"]
     wait_for(lambda: slack.channels["CHNEW"]["is_member"] is True, timeout=30, interval=0.2)
 
 

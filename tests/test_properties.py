@@ -5,7 +5,6 @@ the store. The comparison reads the whole counts table with a Scan (tests only: 
 app never scans)."""
 import json
 
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.conftest import TEAM
