@@ -597,6 +597,45 @@ def history_import(figures: Figures, channels: int, messages: int) -> None:
                 "conversations.replies call per thread, at 50 a minute per method")
 
 
+def table_reset(figures: Figures, rounds: int = 20, writes: int = 60) -> None:
+    """Why the tests empty their tables in place (devkit/tables.py `clear`): a
+    25-item transaction's p50 on a fresh DynamoDB Local after N rounds of deleting and
+    recreating the tables, against N rounds of emptying them, side by side."""
+    from . import dynamodb, tables
+    for mode in ("recreate", "clear"):
+        url, stop = dynamodb.start("local", None, "127.0.0.1")
+        client = dynamodb.client(url)
+        seen = {}
+        try:
+            for round_ in range(rounds + 1):
+                if round_ and mode == "recreate":
+                    for name in ("reset-counts", "reset-connections"):
+                        client.delete_table(TableName=name)
+                        client.get_waiter("table_not_exists").wait(
+                            TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+                elif round_:
+                    tables.clear(client, "reset-counts")
+                tables.ensure(client, "reset-counts", "reset-connections")
+                latencies = []
+                for i in range(writes):
+                    items = [{"Update": {"TableName": "reset-counts",
+                                         "Key": {"pk": {"S": f"C#{j}"}, "sk": {"S": f"k{i}"}},
+                                         "UpdateExpression": "ADD n :one",
+                                         "ExpressionAttributeValues": {":one": {"N": "1"}}}}
+                             for j in range(25)]
+                    started = time.perf_counter()
+                    client.transact_write_items(TransactItems=items)
+                    latencies.append(time.perf_counter() - started)
+                if round_ in (0, rounds // 2, rounds):
+                    seen[round_] = statistics.median(latencies) * 1000
+        finally:
+            stop()
+        figures.add(f"DynamoDB Local, 25-item transaction p50 after rounds of {mode} "
+                    f"({', '.join(str(r) for r in seen)})",
+                    " / ".join(f"{ms:.0f} ms" for ms in seen.values()),
+                    f"{writes} transactions a round")
+
+
 def machine() -> str:
     load = os.getloadavg()[0]
     return (f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, "
@@ -604,7 +643,7 @@ def machine() -> str:
 
 
 FIGURES = ("ingest", "fanout", "burst", "pushers", "storm", "push-cost", "cold-start",
-           "history")
+           "history", "table-reset")
 
 
 def run(only: List[str], runs: int, events: int, concurrency: int, sizes: List[int],
@@ -629,4 +668,6 @@ def run(only: List[str], runs: int, events: int, concurrency: int, sizes: List[i
         cold_start(figures, max(5, runs * 2))
     if "history" in only:
         history_import(figures, channels=6, messages=400)
+    if "table-reset" in only:
+        table_reset(figures)
     return figures
