@@ -4,7 +4,7 @@ import time
 
 from chalice import Chalice, Response
 
-from chalicelib import api, fanout, ingest, live, services, settings, tasks
+from chalicelib import access, api, auth, fanout, ingest, live, screens, services, settings, tasks
 from chalicelib.settings import SettingsError
 
 app = Chalice(app_name="emojiboard")
@@ -15,13 +15,52 @@ def _json(status: int, body: dict) -> Response:
     return Response(body=body, status_code=status, headers={"Content-Type": "application/json"})
 
 
+def _misconfigured(error: SettingsError) -> Response:
+    app.log.error("misconfigured: %s", error)
+    return _json(500, {"error": f"server misconfigured: {error}"})
+
+
 def _reply(handler, *args) -> Response:
     """A handler's (status, body) as JSON; a missing setting names the variable."""
     try:
         return _json(*handler(*args, services.get()))
     except SettingsError as error:
-        app.log.error("misconfigured: %s", error)
-        return _json(500, {"error": f"server misconfigured: {error}"})
+        return _misconfigured(error)
+
+
+def _auth_reply(handler, *args) -> Response:
+    """An /auth handler's Reply: a redirect or JSON, with the cookies it sets."""
+    try:
+        reply = handler(*args, services.get(), time.time())
+    except SettingsError as error:
+        return _misconfigured(error)
+    headers = {"Cache-Control": "no-store"}
+    if reply.location:
+        headers["Location"] = reply.location
+    if reply.body is not None:
+        headers["Content-Type"] = "application/json"
+    if reply.cookies:  # several Set-Cookie headers: API Gateway's multiValueHeaders
+        headers["Set-Cookie"] = reply.cookies
+    return Response(body=reply.body if reply.body is not None else "", status_code=reply.status,
+                    headers=headers)
+
+
+def _viewer():
+    """Who the current request is from, or None (ACCESS=slack and no valid session)."""
+    request = app.current_request
+    return access.identify(request.headers, services.get(), time.time())
+
+
+def _signed_in(handler, *args) -> Response:
+    """Every /api route but the Slack ones: 401 without a session (ACCESS=slack)."""
+    try:
+        viewer = _viewer()
+    except SettingsError as error:
+        return _misconfigured(error)
+    if viewer is None:
+        return _json(401, {"error": "sign in with Slack to see this board",
+                           "signin": "/auth/login"})
+    return _reply(handler, *args)
 
 
 @app.route("/slack/events", methods=["POST"], content_types=["application/json"])
@@ -30,24 +69,101 @@ def slack_events():
     return _reply(ingest.handle, request.raw_body, request.headers)
 
 
-@app.route("/api/leaderboard", methods=["GET"], cors=True)
+@app.route("/api/leaderboard", methods=["GET"])
 def leaderboard():
-    return _reply(api.leaderboard, app.current_request.query_params)
+    return _signed_in(api.leaderboard, app.current_request.query_params)
 
 
-@app.route("/api/trend", methods=["GET"], cors=True)
+@app.route("/api/trend", methods=["GET"])
 def trend():
-    return _reply(api.trend, app.current_request.query_params)
+    return _signed_in(api.trend, app.current_request.query_params)
 
 
-@app.route("/api/history", methods=["GET"], cors=True)
+@app.route("/api/history", methods=["GET"])
 def history():
-    return _reply(api.history, app.current_request.query_params)
+    return _signed_in(api.history, app.current_request.query_params)
+
+
+# Sign in with Slack, screen links and who is signed in (chalicelib/auth.py,
+# chalicelib/screens.py, chalicelib/access.py).
+@app.route("/auth/login", methods=["GET"])
+def auth_login():
+    return _auth_reply(auth.login, app.current_request.query_params)
+
+
+@app.route("/auth/callback", methods=["GET"])
+def auth_callback():
+    request = app.current_request
+    return _auth_reply(auth.callback, request.query_params, request.headers)
+
+
+@app.route("/auth/logout", methods=["POST"])
+def auth_logout():
+    return _auth_reply(auth.logout, app.current_request.headers)
+
+
+@app.route("/auth/screen", methods=["POST"], content_types=["application/json"])
+def auth_screen():
+    return _auth_reply(auth.screen, _json_body())
+
+
+@app.route("/api/me", methods=["GET"])
+def me():
+    try:
+        viewer = _viewer()
+    except SettingsError as error:
+        return _misconfigured(error)
+    if viewer is None:
+        return _json(401, {"error": "not signed in", "signin": "/auth/login"})
+    return _auth_reply(auth.me, viewer)
+
+
+def _json_body():
+    try:
+        return app.current_request.json_body
+    except Exception:  # noqa: BLE001 - Chalice raises BadRequestError: answered as no body
+        return None
+
+
+def _admin_route(handler, *args) -> Response:
+    try:
+        viewer = _viewer()
+    except SettingsError as error:
+        return _misconfigured(error)
+    if viewer is None:
+        return _json(401, {"error": "sign in with Slack first", "signin": "/auth/login"})
+    return _reply(handler, viewer, *args)
+
+
+@app.route("/api/screens", methods=["GET"])
+def screen_links():
+    return _admin_route(screens.listing)
+
+
+@app.route("/api/screens", methods=["POST"], content_types=["application/json"])
+def new_screen_link():
+    return _admin_route(screens.create, _json_body())
+
+
+@app.route("/api/screens/{ident}", methods=["DELETE"])
+def revoke_screen_link(ident):
+    return _admin_route(screens.revoke, ident)
 
 
 @app.on_ws_connect()
 def ws_connect(event):
-    live.connect(event.connection_id, services.get())
+    """The handshake is refused (401) before any record is written when the request
+    has no valid session: API Gateway then closes it, as the page's socket sees."""
+    headers = event.to_dict().get("headers") or {}
+    try:
+        viewer = access.identify(headers, services.get(), time.time())
+    except SettingsError as error:
+        app.log.error("misconfigured: %s", error)
+        return Response(body="", status_code=500)
+    if viewer is None:
+        return Response(body="", status_code=401)
+    live.connect(event.connection_id, viewer, services.get())
+    return None
 
 
 @app.on_ws_disconnect()

@@ -1,14 +1,16 @@
 """Open dashboard WebSocket connections, one item each in the connections table.
 
   pk       sk               attributes
-  CONN     {connectionId}   topic, connected_at, expires_at (TTL), ask_window, asks
+  CONN     {connectionId}   topic, grant, connected_at, expires_at (TTL), ask_window, asks
 
 All connections share one partition, so the fan-out lists them, grouped by the topic
 each subscribes to, with a single Query. A topic names the view a page shows
 (`views.View.topic`: `emoji/7d`, `givers/all`, `emoji/24h/channel=C123`), so all of a
 topic's pages get the same update. A page subscribes with each snapshot it asks
 for; until then it has `emoji`: the emoji board in every window, as pages of earlier
-releases expect (records without a topic are theirs too).
+releases expect (records without a topic are theirs too). `grant` is how the page
+got in (chalicelib/access.py: `person:{session}`, `screen:{link}` or `public`), so
+ending a session or revoking a link finds its open pages.
 """
 import time
 from typing import Dict, List
@@ -33,10 +35,11 @@ class ConnectionStore:
         self._table = table
         self._clock = clock
 
-    def add(self, connection_id: str) -> None:
+    def add(self, connection_id: str, grant: str = "public") -> None:
         now = int(self._clock())
         self._db.put_item(TableName=self._table, Item={
             "pk": {"S": PARTITION}, "sk": {"S": connection_id}, "topic": {"S": EVERY_WINDOW},
+            "grant": {"S": grant},
             "connected_at": {"N": str(now)}, "expires_at": {"N": str(now + CONNECTION_TTL)},
         })
 
@@ -112,6 +115,20 @@ class ConnectionStore:
                 topic = item.get("topic", {}).get("S", EVERY_WINDOW)
                 topics.setdefault(topic, []).append(item["sk"]["S"])
         return topics
+
+
+    def with_grant(self, grant: str) -> List[str]:
+        """The open connections that came in with `grant` (a sign-out or a revoked
+        link: rare, so one Query of the partition, filtered, is fine)."""
+        found = []
+        for page in self._db.get_paginator("query").paginate(
+                TableName=self._table, ConsistentRead=True,
+                KeyConditionExpression="pk = :pk", FilterExpression="#g = :g",
+                ExpressionAttributeNames={"#g": "grant"},
+                ExpressionAttributeValues={":pk": {"S": PARTITION}, ":g": {"S": grant}},
+                ProjectionExpression="sk"):
+            found.extend(item["sk"]["S"] for item in page["Items"])
+        return found
 
 
 def _condition_failed(error: ClientError) -> bool:

@@ -1,6 +1,7 @@
 """The dashboards' WebSocket: connect, disconnect, and the messages they send."""
 import json
 import logging
+import time
 from typing import Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,8 +16,12 @@ log = logging.getLogger(__name__)
 MAX_CLIENT_MESSAGE = 4096
 
 
-def connect(connection_id: str, services: Services) -> None:
-    services.connections.add(connection_id)
+def connect(connection_id: str, viewer, services: Services) -> None:
+    """A dashboard let in (chalicelib/access.py): recorded with its grant, so ending
+    that session or revoking that screen link can close it."""
+    services.connections.add(connection_id, viewer.grant)
+    if viewer.kind == "screen":
+        services.access.used_screen(viewer.sid, time.time())
 
 
 def disconnect(connection_id: str, services: Services) -> None:

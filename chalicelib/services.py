@@ -2,13 +2,14 @@
 instance) from settings: AWS clients, the stores, and the broadcaster."""
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Optional
 
 import boto3
 from botocore.config import Config
 
 from . import settings as settings_module
+from .access import AccessStore
 from .broadcast import Broadcaster
 from .connections import ConnectionStore
 from .counts import CountStore
@@ -16,6 +17,7 @@ from .directory import Directory
 from .emoji import EmojiCatalog
 from .history import History
 from .management import ManagementAPI
+from .sessions import Keyring
 from .shards import PushQueue
 from .tasks import TasksQueue
 
@@ -46,6 +48,13 @@ class Services:
     push_queue: Optional[PushQueue]  # None without PUSH_QUEUE_URL: one handler pushes all
     history: History
     tasks: Optional[TasksQueue]  # None without TASKS_QUEUE_URL: no joining, no imports
+    access: AccessStore  # sign-ins, sessions, screen links (chalicelib/access.py)
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        """The session keys, read when first needed: missing or malformed ones fail
+        the sign-in and the boards (naming SESSION_KEYS), never the Slack route."""
+        return Keyring.parse(self.settings.session_keys)
 
     @property
     def workspace(self) -> str:
@@ -108,4 +117,6 @@ def get() -> Services:
                         settings.slack_api_url, settings.excluded_channels,
                         settings.join_public_channels),
         tasks=TasksQueue(sqs, settings.tasks_queue_url) if settings.tasks_queue_url else None,
+        access=AccessStore(dynamodb, settings.connections_table, settings.counts_table,
+                           settings.slack_team_id or "any"),
     )

@@ -5,10 +5,15 @@ locally `devkit serve` sets them. Only endpoints differ between the two.
 """
 import os
 from dataclasses import dataclass
-from typing import FrozenSet, Mapping, Optional
+from typing import FrozenSet, Mapping, Optional, Tuple
 
 
 SLACK_API_URL = "https://slack.com/api/"
+# Sign in with Slack: the authorize page and the keys that sign id_tokens live here
+# (docs.slack.dev/authentication/sign-in-with-slack); the token exchange is a Web API
+# method (openid.connect.token) at SLACK_API_URL.
+SLACK_OPENID_URL = "https://slack.com/openid/connect/"
+ACCESS_MODES = ("slack", "public")
 
 
 class SettingsError(RuntimeError):
@@ -47,6 +52,15 @@ class Settings:
     # (SQS) that joining and history imports run on.
     join_public_channels: bool
     tasks_queue_url: Optional[str]
+    # Who may see the boards (chalicelib/access.py): `slack`, members of this workspace
+    # signed in with Slack and screen links (the default); `public`, anyone with the URL.
+    access: str
+    public_url: Optional[str]  # the one origin the page is served on, e.g. https://d1.cloudfront.net
+    slack_client_id: Optional[str]
+    slack_client_secret: Optional[str]
+    slack_openid_url: str
+    session_keys: Optional[str]  # "kid:secret,..." newest first (chalicelib/sessions.py)
+    dashboard_admins: FrozenSet[str]  # may manage screen links, besides Slack's admins
 
     def management_endpoint(self) -> str:
         """The API Gateway Management API endpoint that reaches our dashboards."""
@@ -63,6 +77,17 @@ class Settings:
                 + ", ".join(missing))
         return (f"https://{self.websocket_api_id}.execute-api.{self.region}"
                 f".amazonaws.com/{self.websocket_stage}")
+
+
+def _ids(env: Mapping[str, str], name: str) -> FrozenSet[str]:
+    return frozenset(c.strip() for c in env.get(name, "").split(",") if c.strip())
+
+
+def _access(env: Mapping[str, str]) -> str:
+    raw = env.get("ACCESS", "").strip().lower() or "slack"
+    if raw not in ACCESS_MODES:
+        raise SettingsError(f"environment variable ACCESS must be slack or public, got {raw!r}")
+    return raw
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -114,11 +139,31 @@ def load(env: Mapping[str, str] = os.environ) -> Settings:
         fanout_shard_size=_number(env, "FANOUT_SHARD_SIZE", 500, int),
         fanout_workers=_number(env, "FANOUT_WORKERS", 16, int),
         people_boards=switch(env, "PEOPLE_BOARDS", True),
-        excluded_channels=frozenset(c.strip() for c in env.get("EXCLUDED_CHANNELS", "").split(",")
-                                    if c.strip()),
+        excluded_channels=_ids(env, "EXCLUDED_CHANNELS"),
         join_public_channels=switch(env, "JOIN_PUBLIC_CHANNELS", True),
         tasks_queue_url=env.get("TASKS_QUEUE_URL", "").strip() or None,
+        access=_access(env),
+        public_url=env.get("PUBLIC_URL", "").strip().rstrip("/") or None,
+        slack_client_id=env.get("SLACK_CLIENT_ID", "").strip() or None,
+        slack_client_secret=env.get("SLACK_CLIENT_SECRET", "").strip() or None,
+        slack_openid_url=env.get("SLACK_OPENID_URL") or SLACK_OPENID_URL,
+        session_keys=env.get("SESSION_KEYS", "").strip() or None,
+        dashboard_admins=_ids(env, "DASHBOARD_ADMINS"),
     )
+
+
+def sign_in(settings: Settings) -> Tuple[str, str, str, str]:
+    """(client id, client secret, public URL, workspace) for Sign in with Slack; read
+    apart so a missing one fails the sign-in alone, naming what to set."""
+    missing = [name for name, value in (
+        ("SLACK_CLIENT_ID", settings.slack_client_id),
+        ("SLACK_CLIENT_SECRET", settings.slack_client_secret),
+        ("PUBLIC_URL", settings.public_url),
+        ("SLACK_TEAM_ID", settings.slack_team_id)) if not value]
+    if missing:
+        raise SettingsError("ACCESS=slack needs " + ", ".join(missing) + " (README, Deploying)")
+    return (settings.slack_client_id, settings.slack_client_secret, settings.public_url,
+            settings.slack_team_id)
 
 
 def signing_secret(env: Mapping[str, str] = os.environ) -> str:

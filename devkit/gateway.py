@@ -381,9 +381,13 @@ async def _read_body(request: web.Request) -> bytes:
 
 class Gateway:
     def __init__(self, pool: AppPool, static_dir: Optional[Path] = None,
-                 slack: Optional[slack_api.SlackWebAPI] = None):
+                 slack: Optional[slack_api.SlackWebAPI] = None,
+                 site_headers: Optional[Dict[str, str]] = None):
         self.pool = pool
         self.static_dir = static_dir
+        # The site's security headers (devkit/site.py), on the site's files and the app's
+        # routes, as CloudFront's response headers policy sets them on AWS.
+        self.site_headers = dict(site_headers or {})
         self.connections: Dict[str, Connection] = {}
         # Fault injection for tests: connection id -> how many pushes to throttle first.
         self.throttle: Dict[str, int] = {}
@@ -432,8 +436,13 @@ class Gateway:
             payload = base64.b64decode(payload)
         elif isinstance(payload, str):
             payload = payload.encode("utf-8")
-        headers = dict(response.get("headers") or {})
-        return web.Response(status=response["statusCode"], headers=headers, body=payload)
+        headers = {**self.site_headers, **(response.get("headers") or {})}
+        reply = web.Response(status=response["statusCode"], headers=headers, body=payload)
+        # API Gateway's multi-value headers: a response may set several cookies.
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            for value in values:
+                reply.headers.add(name, value)
+        return reply
 
     async def static(self, request: web.Request) -> web.StreamResponse:
         if self.static_dir is None or request.method not in ("GET", "HEAD"):
@@ -446,7 +455,7 @@ class Gateway:
             found = False
         if not found:
             raise web.HTTPNotFound()
-        return web.FileResponse(target, headers={"Cache-Control": "no-cache"})
+        return web.FileResponse(target, headers={**self.site_headers, "Cache-Control": "no-cache"})
 
     # ---- WebSockets ----------------------------------------------------------
 

@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 APP_SETTINGS = ("SLACK_SIGNING_SECRET", "SLACK_TEAM_ID", "COUNTS_TABLE", "CONNECTIONS_TABLE",
                 "DYNAMODB_ENDPOINT_URL", "WEBSOCKET_ENDPOINT_URL", "COUNTS_STREAM_ARN",
                 "PUSH_QUEUE_URL", "PUSH_QUEUE_ARN", "SQS_ENDPOINT_URL", "FANOUT_SHARD_SIZE",
-                "TASKS_QUEUE_URL", "TASKS_QUEUE_ARN", "JOIN_PUBLIC_CHANNELS")
+                "TASKS_QUEUE_URL", "TASKS_QUEUE_ARN", "JOIN_PUBLIC_CHANNELS", "ACCESS",
+                "PUBLIC_URL", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_OPENID_URL",
+                "SESSION_KEYS", "DASHBOARD_ADMINS")
 
 
 class ServeProcess:
@@ -30,7 +32,7 @@ class ServeProcess:
     host = "127.0.0.1"
 
     def __init__(self, *extra: str, secret: str, team_id: str,
-                 env: Optional[Dict[str, str]] = None):
+                 env: Optional[Dict[str, str]] = None, access: str = "public"):
         self.port = dynamodb.free_port()
         self.secret, self.team_id = secret, team_id
         child_env = {k: v for k, v in os.environ.items() if k not in APP_SETTINGS}
@@ -39,7 +41,7 @@ class ServeProcess:
         self.data_dir = self._data  # on DynamoDB Local's command line: finds its process
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devkit", "serve", "--no-demo", "--port", str(self.port),
-             "--team-id", team_id, "--data-dir", self._data, *extra],
+             "--team-id", team_id, "--data-dir", self._data, "--access", access, *extra],
             cwd=ROOT, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
         while not any(line.startswith("Press Ctrl-C") for line in self.lines):

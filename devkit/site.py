@@ -1,7 +1,8 @@
 """Build the dashboard: `frontend/` rendered with jinja2 into a static site.
 
-The same files work from S3 and from the local gateway; only the rendered config
-(where the API and the WebSocket live) differs. Assets get content fingerprints in
+The same files work behind CloudFront and from the local gateway: the page talks
+only to its own origin (`/api/…`, `/auth/…`, the WebSocket at `/ws`), so nothing in
+it names a host. Assets get content fingerprints in
 their names (`app.3f9a12bc.js`), so a host may cache them forever while
 `index.html`, which names them, is never cached. ES modules import each other by
 plain names (`./board.js`); an import map in the page points those names at the
@@ -15,13 +16,13 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
-from typing import Dict, Optional, Union
-from urllib.parse import urlsplit
+from typing import Dict, NamedTuple, Optional, Union
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
-TEMPLATE = "index.html.j2"
+# Template -> page: the dashboard, and the screen links' settings page.
+PAGES = {"index.html.j2": "index.html", "settings.html.j2": "settings.html"}
 ASSETS = FRONTEND / "assets"
 MARKER = ".emojiboard-site"  # marks a directory this builder may wipe and rebuild
 NODE_MODULES = FRONTEND.parent / "node_modules"
@@ -44,29 +45,39 @@ def fingerprinted(path: Path, name: Optional[str] = None) -> str:
     return f"{named.stem}.{digest}{named.suffix}"
 
 
-def _origin(url: str, schemes, flag: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in schemes or not parts.netloc:
-        raise SiteError(f"{flag} must be an absolute {' or '.join(schemes)} URL; got {url!r}")
-    return f"{parts.scheme}://{parts.netloc}"
+class Built(NamedTuple):
+    index: Path  # the dashboard's index.html; the other pages sit beside it
+    csp: str     # the Content-Security-Policy its pages need, sent as a header
 
 
-def _csp(api_url: str, ws_url: str, importmap: str) -> str:
+def _csp(importmap: str) -> str:
     """Only our own files run; the only inline script is the import map, by hash.
-    Custom emoji images come from Slack's servers, hence any https image."""
+    The page talks to its own origin alone (CSP 3's 'self' covers ws: and wss: to it).
+    Custom emoji images and avatars come from Slack's servers, hence any https image.
+    Forms post only to the app's own /auth/ routes (sign-out)."""
     importmap_hash = base64.b64encode(hashlib.sha256(importmap.encode()).digest()).decode()
-    connect = " ".join(dict.fromkeys([
-        "'self'", _origin(api_url, ("http", "https"), "--api-url"),
-        _origin(ws_url, ("ws", "wss"), "--ws-url")]))
     return "; ".join([
         "default-src 'self'",
         f"script-src 'self' 'sha256-{importmap_hash}'",
-        f"connect-src {connect}",
+        "connect-src 'self'",
         "img-src 'self' https: data:",
         "style-src 'self'",
         "base-uri 'none'",
-        "form-action 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
     ])
+
+
+def security_headers(csp: str) -> Dict[str, str]:
+    """The headers every response of the site's origin carries: CloudFront's response
+    headers policy on AWS (devkit/infra.py), the local gateway's static files."""
+    return {
+        "Content-Security-Policy": csp,
+        "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+    }
 
 
 def _prepare(out_dir: Path) -> None:
@@ -89,18 +100,15 @@ def _vendored() -> Dict[str, Path]:
     return files
 
 
-def build(out_dir: Path, *, api_url: str, ws_url: str, title: str = "Emojiboard",
-          workspace: str = "", people_boards: Union[bool, str] = True) -> Path:
-    """Render the dashboard into `out_dir`; return the path of its index.html.
+def build(out_dir: Path, *, title: str = "Emojiboard", workspace: str = "",
+          people_boards: Union[bool, str] = True) -> Built:
+    """Render the dashboard into `out_dir`: its index.html and the CSP it needs.
     `people_boards` off (False or "off", as PEOPLE_BOARDS=off) leaves the People view
     and the person filters out of the page."""
     if isinstance(people_boards, str):
         if people_boards not in ("on", "off"):
             raise SiteError(f"--people-boards must be on or off; got {people_boards!r}")
         people_boards = people_boards == "on"
-    api_url, ws_url = api_url.rstrip("/"), ws_url
-    _origin(api_url, ("http", "https"), "--api-url")
-    _origin(ws_url, ("ws", "wss"), "--ws-url")
     if not title.strip():
         raise SiteError("--title must not be empty")
     out_dir = Path(out_dir)
@@ -118,12 +126,10 @@ def build(out_dir: Path, *, api_url: str, ws_url: str, title: str = "Emojiboard"
 
     env = Environment(loader=FileSystemLoader(FRONTEND), autoescape=True,
                       undefined=StrictUndefined, keep_trailing_newline=True)
-    html = env.get_template(TEMPLATE).render(
-        asset=lambda name: "./" + names[name],
-        config={"apiUrl": api_url, "wsUrl": ws_url, "title": title, "workspace": workspace,
-                "peopleBoards": bool(people_boards)},
-        title=title, workspace=workspace, importmap=importmap,
-        csp=_csp(api_url, ws_url, importmap))
-    index = out_dir / "index.html"
-    index.write_text(html, encoding="utf-8")
-    return index
+    config = {"title": title, "workspace": workspace, "peopleBoards": bool(people_boards)}
+    for template, page in PAGES.items():
+        html = env.get_template(template).render(
+            asset=lambda name: "./" + names[name], config=config, title=title,
+            workspace=workspace, importmap=importmap)
+        (out_dir / page).write_text(html, encoding="utf-8")
+    return Built(out_dir / "index.html", _csp(importmap))

@@ -14,13 +14,15 @@ import socket
 import tempfile
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Optional
 
 from aiohttp import web
 
 from chalicelib.settings import switch
 
-from . import dynamodb, moto_sqs, site, slack_api, streams, tables
+from chalicelib import sessions
+
+from . import dynamodb, moto_sqs, site, slack_api, slack_openid, streams, tables
 from .pusher import Pushers
 from . import gateway
 from .gateway import AppPool, Gateway, app_environment
@@ -72,8 +74,9 @@ class LocalStack:
                  pushers: int = 1, shard_size: Optional[int] = None,
                  counts_table: str = tables.DEFAULT_NAMES["counts"],
                  connections_table: str = tables.DEFAULT_NAMES["connections"],
-                 slack_workspace: Optional[Path] = None):
+                 slack_workspace: Optional[Path] = None, access: str = "slack"):
         self.host, self.port = host, port
+        self.access = access
         self.secret = secret or os.environ.get("SLACK_SIGNING_SECRET") or LOCAL_SECRET
         self.team_id = team_id
         self.counts_table, self.connections_table = counts_table, connections_table
@@ -88,6 +91,7 @@ class LocalStack:
         self._pushers: Optional[Pushers] = None
         self.sqs_url: Optional[str] = None
         self._site_dir: Optional[Path] = None
+        self._site_headers: Dict[str, str] = {}
         # Slack's Web API, as far as the app uses it; outlives gateway restarts.
         self.slack = slack_api.SlackWebAPI(self.url, workspace=slack_workspace)
         self._stop_dynamodb = None
@@ -135,16 +139,50 @@ class LocalStack:
             self.secret, self.team_id, tables.latest_stream_arn(client, self.counts_table),
             push_queue=self.push_queue, sqs_url=self.sqs_url, shard_size=self.shard_size,
             tasks_queue=self.tasks_queue))
+        os.environ.update(self._access_environment())
         self._site_dir = Path(tempfile.mkdtemp(prefix="emojiboard-site-"))
-        ws_url = self.url.replace("http://", "ws://", 1) + "/ws"
-        site.build(self._site_dir, api_url=self.url, ws_url=ws_url, workspace=self._workspace_name,
-                   people_boards=switch(os.environ, "PEOPLE_BOARDS", True))
+        built = site.build(self._site_dir, workspace=self._workspace_name,
+                           people_boards=switch(os.environ, "PEOPLE_BOARDS", True))
+        self._site_headers = site.security_headers(built.csp)
         self.start_gateway()
         self._start_stream_poller()
         # Lambda's SQS event source mapping and push_shard, in processes of their own
         # (so two pushers can use two cores), with the environment set above.
         self._pushers = Pushers(self.pushers, self.sqs_url, function="push_shard").start()
         self.tasks_worker = Pushers(1, self.sqs_url, function="slack_tasks").start()
+
+    def _access_environment(self) -> Dict[str, str]:
+        """Sign in with Slack against the stand-in (devkit/slack_openid.py): its client,
+        its OpenID endpoints, this stack's URL as the public one. Session keys are kept
+        beside the data, so a restart keeps people signed in."""
+        env = {"ACCESS": self.access, "PUBLIC_URL": self.url,
+               "SLACK_CLIENT_ID": slack_openid.LOCAL_CLIENT_ID,
+               "SLACK_CLIENT_SECRET": slack_openid.LOCAL_CLIENT_SECRET,
+               "SLACK_OPENID_URL": self.url + slack_openid.PREFIX,
+               "SESSION_KEYS": self._session_keys()}
+        if self.access == "slack" and not self.team_id:
+            # Only this workspace's members may sign in: the stand-in's, unless pinned.
+            env["SLACK_TEAM_ID"] = self.slack.team["id"]
+        return env
+
+    def _session_keys(self) -> str:
+        if self._data_dir is None:
+            return sessions.new_key()
+        path = Path(self._data_dir).parent / "session-keys"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(sessions.new_key())
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def set_access(self, access: str) -> None:
+        """Switch ACCESS as a redeploy with another value would: the app's instances
+        build their services again from the new settings (tests use both modes on one
+        stack)."""
+        from chalicelib import services
+        self.access = access
+        os.environ["ACCESS"] = access
+        services.get.cache_clear()
 
     def endpoints(self) -> dict:
         """What devkit commands need to reach this stack as they reach AWS (served at
@@ -157,7 +195,8 @@ class LocalStack:
         loop runs on a thread of its own (the caller's thread may run a loop already, as
         Playwright's does); it listens before this returns, or has cleaned up and raises."""
         loop = asyncio.new_event_loop()
-        gateway = Gateway(AppPool(self._instances), self._site_dir, self.slack)
+        gateway = Gateway(AppPool(self._instances), self._site_dir, self.slack,
+                          site_headers=self._site_headers)
         runner = gateway.runner()
         started, failure = threading.Event(), []
 

@@ -38,7 +38,8 @@ def stack():
                     "(or set EMOJIBOARD_TEST_DYNAMODB=moto)")
     local = LocalStack(port=dynamodb.free_port(), dynamodb_choice=choice, data_dir=None,
                        secret=SECRET, team_id=TEAM,
-                       counts_table="test-counts", connections_table="test-connections")
+                       counts_table="test-counts", connections_table="test-connections",
+                       access="public")  # tests/test_access.py switches it to slack
     local.start()
     yield local
     local.stop()
