@@ -6,6 +6,7 @@ import { Feed } from "./feed.js";
 import { Rising } from "./headline.js";
 import { watchImport } from "./importing.js";
 import { LiveSocket } from "./live.js";
+import { showSignIn, showViewer, stillSignedIn, whoIsWatching } from "./session.js";
 import { knownName, learn, nameOf } from "./names.js";
 import { markLoaded, showState, showTrouble, showUpdated } from "./status.js";
 import { markSelected, wireTabs } from "./tabs.js";
@@ -14,6 +15,9 @@ import { formatCount, render } from "./view.js";
 import {
   boardOf, navigate, parseState, titleOf, toSearch, topic, tvSteps, UNUSED_WINDOWS, windowWords,
 } from "./views.js";
+
+// Before anything reads the URL: a screen link turns the page into TV mode.
+const { viewer, error: signInError } = await whoIsWatching();
 
 const $ = (id) => document.getElementById(id);
 const list = $("leaderboard");
@@ -24,8 +28,15 @@ const tv = Boolean(state.tv);
 const shown = tv ? 10 : 50;
 const looks = new Map(); // emoji -> a row that draws it, for a detail opened from a row
 
-const live = new LiveSocket(config.wsUrl, {
-  onState: showState,
+// The page's own origin: CloudFront (or the local gateway) carries /ws to the WebSocket API.
+const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+const live = new LiveSocket(wsUrl, {
+  onState(socketState) {
+    showState(socketState);
+    if (socketState !== "live" && viewer?.access === "slack") {
+      stillSignedIn(viewer.kind).then((ok) => ok || live.stop());
+    }
+  },
   onOpen: () => feed.socketOpened(),
   onMessage: (message) => feed.handle(message),
 });
@@ -233,14 +244,20 @@ const tvMode = tv ? new TvMode({
   titleOf: (step) => titleOf(step),
 }) : null;
 
-setInterval(() => showUpdated(feed.board?.updatedAt), 1000);
-if (tvMode) {
-  $("view-title").hidden = false;
-  document.querySelector(".tv-clock").hidden = false;
-  tvMode.start();
-} else {
-  if (location.search) remember("replace"); // tidy a hand-written URL into its canonical form
-  show();
+if (viewer) start();
+else showSignIn(signInError);
+
+function start() {
+  showViewer(viewer);
+  setInterval(() => showUpdated(feed.board?.updatedAt), 1000);
+  if (tvMode) {
+    $("view-title").hidden = false;
+    document.querySelector(".tv-clock").hidden = false;
+    tvMode.start();
+  } else {
+    if (location.search) remember("replace"); // tidy a hand-written URL into its canonical form
+    show();
+  }
+  live.start();
+  watchImport($("importing"));
 }
-live.start();
-watchImport($("importing"));

@@ -32,7 +32,18 @@ export class LiveSocket {
   }
 
   start() {
+    this.stopped = false;
     this.open();
+  }
+
+  // For good (signed out): no socket, no retries.
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close(1000, "signed out");
   }
 
   send(message) {
@@ -42,6 +53,7 @@ export class LiveSocket {
   open() {
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    if (this.stopped) return;
     const socket = new WebSocket(this.url);
     const timers = [];
     let opened = false;
@@ -87,13 +99,13 @@ export class LiveSocket {
       timers.forEach((timer) => clearTimeout(timer)); // intervals too: one timer list
       clearTimeout(pongDue);
       if (opened) this.lost(socket);
-      else if (!this.socket) this.retryLater(); // a failed attempt (a failed handover keeps the old socket)
+      else if (!this.socket && !this.stopped) this.retryLater(); // a failed attempt (a failed handover keeps the old socket)
     });
   }
 
   // `socket` stopped serving: unless it was already replaced, go and get another.
   lost(socket) {
-    if (this.socket !== socket) return;
+    if (this.socket !== socket || this.stopped) return;
     this.socket = null;
     this.retryLater();
   }
