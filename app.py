@@ -97,7 +97,10 @@ def auth_callback():
     return _auth_reply(auth.callback, request.query_params, request.headers)
 
 
-@app.route("/auth/logout", methods=["POST"])
+# The page's sign-out is a plain form post. SameSite=Lax keeps the cookie off other
+# sites' posts, so no other site can sign anyone out.
+@app.route("/auth/logout", methods=["POST"],
+           content_types=["application/x-www-form-urlencoded", "application/json"])
 def auth_logout():
     return _auth_reply(auth.logout, app.current_request.headers)
 

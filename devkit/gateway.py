@@ -1,6 +1,6 @@
 """A local API Gateway for the laptop, on one port (aiohttp serves HTTP and WebSockets):
 
-  /slack/*, /api/*        the app's HTTP routes, through Chalice's own LocalGateway
+  /slack/*, /api/*, /auth/* the app's HTTP routes, through Chalice's own LocalGateway
   GET /ws                 WebSocket upgrade -> the app's $connect / $default / $disconnect
                           handlers, with events shaped as API Gateway sends them
   /@connections/{id}      the API Gateway Management API (POST, GET, DELETE), so the
@@ -72,7 +72,7 @@ MAX_BACKLOG = 100
 # off while a handler runs and for WebSockets.
 IDLE_TIMEOUT = 10
 BODY_TIMEOUT = 15             # for a request's body, once its headers are in
-CHALICE_PREFIXES = ("/slack/", "/api/")
+CHALICE_PREFIXES = ("/slack/", "/api/", "/auth/")
 # What the app signs its Management API calls with (app_environment), and what the
 # local Management API checks their SigV4 signatures against.
 REGION = "us-east-1"

@@ -31,6 +31,11 @@ id), `history` and `replies` (as in the document), `token`, `page_size` (Slack m
 return fewer than `limit` asked), `limits` (requests per `window` seconds per method),
 `window` and `failure` (fault injection: how Slack fails when it does); `requests`
 logs every call. `reset()` puts back the workspace given at construction (or the demo).
+
+It is also Slack's OpenID Connect provider, "Sign in with Slack" (`openid`,
+devkit/slack_openid.py): the sign-in page at /slack-openid/connect/authorize, the
+methods `openid.connect.token` and `openid.connect.userInfo`, and the keys at
+/slack-openid/connect/keys.
 """
 import asyncio
 import base64
@@ -46,6 +51,8 @@ from pathlib import Path
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from aiohttp import web
+
+from . import slack_openid
 
 LOCAL_TOKEN = "xoxb-local-emojiboard"
 PREFIX = "/slack-api/"
@@ -414,6 +421,7 @@ class SlackWebAPI:
         self._recent: Dict[str, Deque[float]] = {}  # method -> times of accepted calls
         self.clock: Callable[[], float] = time.monotonic
         self._served = False
+        self.openid = slack_openid.SlackOpenID(self)  # Sign in with Slack
         if self.base_url or self._workspace is not None:
             self.reset()
 
@@ -432,6 +440,7 @@ class SlackWebAPI:
         self.failure = None
         self._recent = {}
         self.requests = []
+        self.openid.reset()
 
     def load_workspace(self, workspace: Workspace) -> None:
         """Serve this workspace (a JSON file's path or a dict) from now on, until reset()."""
@@ -466,15 +475,17 @@ class SlackWebAPI:
                                ("conversations.join", self._conversations_join),
                                ("conversations.history", self._conversations_history),
                                ("conversations.replies", self._conversations_replies),
-                               ("reactions.get", self._reactions_get)):
+                               ("reactions.get", self._reactions_get),
+                               *self.openid.methods.items()):
             app.router.add_route("*", PREFIX + method, self._method(method, answer))
         app.router.add_route("*", PREFIX + "{method}", self.unknown_method)
         app.router.add_get("/demo-emoji/{file}", self.image)
         app.router.add_get(AVATAR_PATH + "{file}", self.avatar)
+        self.openid.add_routes(app)
 
     # ---- the protocol, shared by every method -------------------------------
 
-    def _method(self, method: str, answer: Callable[[Dict[str, str]], web.Response]):
+    def _method(self, method: str, answer: Callable[..., web.Response]):
         async def handle(request: web.Request) -> web.StreamResponse:
             arrived = self.clock()
             try:
@@ -486,7 +497,7 @@ class SlackWebAPI:
             return response
         return handle
 
-    async def _handle(self, method: str, answer: Callable[[Dict[str, str]], web.Response],
+    async def _handle(self, method: str, answer: Callable[..., web.Response],
                       request: web.Request) -> web.StreamResponse:
         self.method_calls[method] += 1
         if method == "emoji.list":
@@ -506,13 +517,18 @@ class SlackWebAPI:
             raise web.HTTPServiceUnavailable()
         if self.failure == "slow":
             await asyncio.sleep(SLOW_SECONDS)
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        # Sign in with Slack's methods take the app's client credentials or a user token,
+        # not the bot's: they check them themselves (devkit/slack_openid.py).
+        openid = method in self.openid.methods
+        authorization = request.headers.get("Authorization")
+        if not openid and authorization != f"Bearer {self.token}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
         wait = self._over_limit(method)
         if wait is not None:
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": str(wait)})
-        return answer(await self._arguments(request))
+        args = await self._arguments(request)
+        return answer(args, authorization) if openid else answer(args)
 
     def _over_limit(self, method: str) -> Optional[int]:
         """Whole seconds (at least 1) until the method may be called again, or None (and

@@ -158,7 +158,7 @@ class LocalStack:
         env = {"ACCESS": self.access, "PUBLIC_URL": self.url,
                "SLACK_CLIENT_ID": slack_openid.LOCAL_CLIENT_ID,
                "SLACK_CLIENT_SECRET": slack_openid.LOCAL_CLIENT_SECRET,
-               "SLACK_OPENID_URL": self.url + slack_openid.PREFIX,
+               "SLACK_OPENID_URL": self.url + slack_openid.PREFIX + "connect/",
                "SESSION_KEYS": self._session_keys()}
         if self.access == "slack" and not self.team_id:
             # Only this workspace's members may sign in: the stand-in's, unless pinned.
