@@ -4,6 +4,7 @@ Errors a user can act on (no AWS credentials, an unknown profile, an expired tok
 AWS refusing a call, Chalice failing) are turned into one line, `Error: ...`, in one
 place: `Commands.invoke`. Anything else is a bug and keeps its traceback."""
 import logging
+import os
 import signal
 import sys
 import threading
@@ -149,14 +150,18 @@ def main(ctx):
               type=click.IntRange(0, 90), metavar="DAYS",
               help="On first start (no import yet), import this many days of the Slack "
                    "workspace's history (0: none).")
+@click.option("--access", type=click.Choice(["slack", "public"]), default="slack",
+              envvar="ACCESS", show_default=True,
+              help="slack: sign in with Slack (the stand-in's members) or a screen link; "
+                   "public: anyone who can reach the port sees the boards.")
 def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id, pushers, shard_size,
-          slack_workspace, import_days):
+          slack_workspace, import_days, access):
     """Run the whole app on one port: API, WebSocket, Management API, dashboard."""
     _stop_on_signals()
     try:
         stack = LocalStack(host=host, port=port, dynamodb_choice=dynamodb_choice, data_dir=data_dir,
                            team_id=team_id, pushers=pushers, shard_size=shard_size,
-                           slack_workspace=slack_workspace)
+                           slack_workspace=slack_workspace, access=access)
     except ValueError as error:  # a --slack-workspace file that is not a workspace
         raise click.ClickException(str(error)) from None
     try:
@@ -174,7 +179,9 @@ def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id, pushe
         click.echo(f"DynamoDB:  {stack.dynamodb_url}")
         secret = "from SLACK_SIGNING_SECRET" if stack.secret != LOCAL_SECRET else stack.secret
         click.echo(f"Slack Request URL: {stack.url}/slack/events (signing secret: {secret})")
-        click.echo(f"Dashboard: {stack.url}")
+        click.echo(f"Dashboard: {stack.url}" + (
+            " (sign in as any member of the stand-in's workspace)" if access == "slack"
+            else " (ACCESS=public: no sign-in)"))
         m = stack.stream_poller.mapping
         click.echo(f"Fan-out:   the counts table's stream, batches of up to {m.batch_size} "
                    f"records, {m.batching_window_s:g} s window; {stack.pushers} pusher "
@@ -184,7 +191,7 @@ def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id, pushe
         if demo:
             threading.Thread(target=simulate.send, daemon=True, kwargs=dict(
                 url=f"{stack.url}/slack/events", secret=stack.secret, rate=demo_rate,
-                count=None, team_id=team_id or "T0DEMO", stop=stop, echo=click.echo)).start()
+                count=None, team_id=os.environ.get("SLACK_TEAM_ID") or "T0DEMO", stop=stop, echo=click.echo)).start()
             click.echo(f"Demo: sending {demo_rate:g} signed reaction events per second")
         click.echo("Press Ctrl-C to stop.")
         threading.Event().wait()
@@ -253,8 +260,6 @@ def site_group(ctx):
 
 
 @site_group.command("build")
-@click.option("--api-url", required=True, help="Where the HTTP API is, e.g. https://abc.execute-api.eu-west-1.amazonaws.com/api")
-@click.option("--ws-url", required=True, help="Where the WebSocket API is, e.g. wss://def.execute-api.eu-west-1.amazonaws.com/api")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory to write the site into (new, empty, or an earlier build).")
 @click.option("--title", default="Emojiboard", show_default=True)
@@ -262,15 +267,16 @@ def site_group(ctx):
 @click.option("--people-boards", type=click.Choice(["on", "off"]), default="on",
               envvar="PEOPLE_BOARDS", show_default=True,
               help="off: no People view or person filters (as the app's PEOPLE_BOARDS).")
-def site_build(api_url, ws_url, out_dir, title, workspace, people_boards):
-    """Render frontend/ into a static site for S3 or any web server."""
+def site_build(out_dir, title, workspace, people_boards):
+    """Render frontend/ into a static site, served on the app's own origin (it calls
+    /api/… and /ws there) with the Content-Security-Policy it prints as a header."""
     try:
-        index = site.build(out_dir, api_url=api_url, ws_url=ws_url, title=title,
-                           workspace=workspace, people_boards=people_boards)
+        built = site.build(out_dir, title=title, workspace=workspace, people_boards=people_boards)
     except site.SiteError as error:
         raise click.UsageError(str(error)) from None
-    files = sorted(p.name for p in index.parent.iterdir() if not p.name.startswith("."))
-    click.echo(f"built {len(files)} files into {index.parent}: {', '.join(files)}")
+    files = sorted(p.name for p in built.index.parent.iterdir() if not p.name.startswith("."))
+    click.echo(f"built {len(files)} files into {built.index.parent}: {', '.join(files)}")
+    click.echo(f"Content-Security-Policy: {built.csp}")
 
 
 @site_group.command("upload")

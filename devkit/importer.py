@@ -2,8 +2,9 @@
 local stack) and follow it to the end with a progress bar.
 
 The work runs in the deployment (chalicelib/history.py, on the tasks queue); this
-only queues the request, as an operator with access to the queue, then reads
-GET /api/history until the import is done. Ctrl-C stops following, not the import;
+only queues the request, as an operator with access to the queue, then reads the
+import's job item from the counts table (as GET /api/history does, but with the
+operator's AWS credentials: the API is behind Sign in with Slack) until it is done. Ctrl-C stops following, not the import;
 running the command again attaches to the one running (and resumes it if it stalled).
 """
 import json
@@ -15,7 +16,9 @@ from typing import Callable, Optional
 
 import boto3
 import requests
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.history import History
 
 START_TIMEOUT = 120.0  # for the worker to pick the request up and answer with it
 POLL_SECONDS = 1.0
@@ -28,7 +31,8 @@ class HistoryImportError(RuntimeError):
 
 @dataclass
 class Target:
-    api_url: str          # where GET /api/history is
+    history: History      # reads the import's job item (History.status)
+    workspace: str        # whose import: SLACK_TEAM_ID, or "any"
     queue_url: str        # the tasks queue
     sqs: object           # a boto3 SQS client that may send to it
 
@@ -44,17 +48,19 @@ class Target:
                                f"{answer.status_code})")
         found = answer.json()
         from .gateway import LOCAL_CREDENTIALS
-        sqs = boto3.client("sqs", endpoint_url=found["sqs_endpoint_url"], region_name=found["region"],
-                           aws_access_key_id=LOCAL_CREDENTIALS.access_key,
-                           aws_secret_access_key=LOCAL_CREDENTIALS.secret_key)
-        return cls(found["api_url"], found["tasks_queue_url"], sqs)
+        local = dict(region_name=found["region"], aws_access_key_id=LOCAL_CREDENTIALS.access_key,
+                     aws_secret_access_key=LOCAL_CREDENTIALS.secret_key)
+        sqs = boto3.client("sqs", endpoint_url=found["sqs_endpoint_url"], **local)
+        dynamodb = boto3.client("dynamodb", endpoint_url=found["dynamodb_endpoint_url"], **local)
+        return cls(_reader(dynamodb, found["counts_table"]), found["workspace"],
+                   found["tasks_queue_url"], sqs)
 
     @classmethod
     def deployed(cls, stage: str, session) -> "Target":
         """A deployed stage: its queue from the app stack's outputs, its API from
         Chalice's record of the deploy."""
         from . import infra
-        from .deploy import ROOT, Deployed
+        from .deploy import slack_settings
         stack = infra.stack_names(stage)["app"]
         try:
             described = session.client("cloudformation").describe_stacks(StackName=stack)
@@ -65,25 +71,28 @@ class Target:
             raise
         outputs = {o["OutputKey"]: o["OutputValue"]
                    for o in described["Stacks"][0].get("Outputs", [])}
-        api_url = Deployed.recorded(ROOT, stage).rest_api_url
-        if "TasksQueueUrl" not in outputs or not api_url:
+        if "TasksQueueUrl" not in outputs:
             raise HistoryImportError(f"stage {stage} was deployed by an older release: "
                                f"run make deploy STAGE={stage} first")
-        return cls(api_url.rstrip("/"), outputs["TasksQueueUrl"], session.client("sqs"))
+        # The workspace the functions count for, from where the deploy read it.
+        team = slack_settings(stage, session.client("ssm"), echo=lambda _: None).get("SLACK_TEAM_ID")
+        return cls(_reader(session.client("dynamodb"), infra.table_names(stage)["counts"]),
+                   team or "any", outputs["TasksQueueUrl"], session.client("sqs"))
 
     def status(self) -> dict:
         try:
-            answer = requests.get(f"{self.api_url}/api/history", timeout=10)
-        except requests.RequestException as error:
-            raise HistoryImportError(f"GET {self.api_url}/api/history failed: "
-                               f"{error.__class__.__name__}") from None
-        if answer.status_code != 200:
-            raise HistoryImportError(f"GET {self.api_url}/api/history answered {answer.status_code}: "
-                               f"{answer.text[:200]}")
-        return answer.json()
+            return self.history.status(self.workspace).to_dict()
+        except (ClientError, BotoCoreError) as error:
+            raise HistoryImportError(f"cannot read the import's state from the counts table: "
+                                     f"{error}") from None
 
     def send(self, task: dict) -> None:
         self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(task))
+
+
+def _reader(dynamodb, counts_table: str) -> History:
+    """History as far as reading its job goes (no counting, no Slack)."""
+    return History(dynamodb, counts_table, None, None, "", frozenset(), False)
 
 
 def request(target: Target, days: int, echo: Callable[[str], None]) -> str:

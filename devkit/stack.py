@@ -188,7 +188,9 @@ class LocalStack:
         """What devkit commands need to reach this stack as they reach AWS (served at
         /_devkit/endpoints): the API, and the SQS endpoint and queue they send to."""
         return {"api_url": self.url, "sqs_endpoint_url": self.sqs_url,
-                "tasks_queue_url": self.tasks_queue[0], "region": gateway.REGION}
+                "tasks_queue_url": self.tasks_queue[0], "region": gateway.REGION,
+                "dynamodb_endpoint_url": self.dynamodb_url, "counts_table": self.counts_table,
+                "workspace": os.environ.get("SLACK_TEAM_ID") or "any"}
 
     def start_gateway(self) -> None:
         """Start (or restart) the gateway alone; DynamoDB and its data stay. Its event

@@ -663,8 +663,7 @@ def test_people_boards_off_hides_people_everywhere(stack, browser, tmp_path):
     """The page built with people_boards off (what PEOPLE_BOARDS=off deploys), served in
     place of the stack's own page: the same assets, its own config."""
     post_demo(stack)
-    index = site.build(tmp_path / "site", api_url=stack.url,
-                       ws_url=stack.url.replace("http://", "ws://", 1) + "/ws", people_boards=False)
+    index = site.build(tmp_path / "site", people_boards=False).index
     context = browser.new_context()
     try:
         context.route(re.compile(r"^[^?]*/(\?.*)?$"), lambda route: route.fulfill(

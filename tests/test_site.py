@@ -1,4 +1,6 @@
-"""`python -m devkit site build`: the dashboard as static files for S3 or any server."""
+"""`python -m devkit site build`: the dashboard as static files, served on the app's
+own origin (CloudFront, or the local gateway) with the headers `site.security_headers`
+gives."""
 import base64
 import hashlib
 import json
@@ -12,8 +14,6 @@ import pytest
 from devkit import site
 
 ROOT = Path(__file__).resolve().parent.parent
-API = "https://abc123.execute-api.eu-west-1.amazonaws.com/api"
-WS = "wss://def456.execute-api.eu-west-1.amazonaws.com/api"
 FINGERPRINTED = re.compile(r"^(?P<stem>[\w-]+)\.(?P<hash>[0-9a-f]{8})\.(?P<ext>js|css|svg)$")
 
 
@@ -24,28 +24,31 @@ def config_of(html: str) -> dict:
 
 
 def build(tmp_path, **kwargs) -> Path:
-    args = dict(api_url=API, ws_url=WS, title="Emojiboard", workspace="Acme")
+    args = dict(title="Emojiboard", workspace="Acme")
     args.update(kwargs)
-    return site.build(tmp_path / "site", **args)
+    return site.build(tmp_path / "site", **args).index
 
 
-def test_cli_builds_the_site_with_the_urls_given(tmp_path):
+def test_cli_builds_the_site_and_prints_its_policy(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "devkit", "site", "build", "--api-url", API, "--ws-url", WS,
+        [sys.executable, "-m", "devkit", "site", "build",
          "--out", str(tmp_path / "out"), "--title", "Reactions", "--workspace", "Acme Corp"],
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "out" / "index.html").read_text()
-    assert config_of(html) == {"apiUrl": API, "wsUrl": WS, "title": "Reactions",
-                               "workspace": "Acme Corp", "peopleBoards": True}
+    # Nothing in the page names a host: it talks to its own origin.
+    assert config_of(html) == {"title": "Reactions", "workspace": "Acme Corp", "peopleBoards": True}
     assert "<title>Reactions · Acme Corp</title>" in html
+    assert "Screens · Reactions · Acme Corp" in (tmp_path / "out" / "settings.html").read_text()
+    assert f"Content-Security-Policy: {site.build(tmp_path / 'again', title='Reactions', workspace='Acme Corp').csp}" \
+        in result.stdout
 
 
 def test_assets_are_fingerprinted_by_content_and_all_referenced(tmp_path):
     index = build(tmp_path)
     html = index.read_text()
     built = {p.name for p in index.parent.iterdir() if not p.name.startswith(".")}
-    assets = built - {"index.html"}
+    assets = built - {"index.html", "settings.html"}
     sources = {p.name for p in site.ASSETS.iterdir()} | set(site.VENDOR)
     names = {name: FINGERPRINTED.match(name) for name in assets}
     assert all(names.values()), names
@@ -78,19 +81,35 @@ def test_nothing_is_loaded_from_elsewhere(tmp_path):
             assert not re.search(r"https?://|//cdn|@import", text), path.name
     html = index.read_text()
     external = set(re.findall(r'(?:src|href)="([^"]+)"', html))
-    assert all(url.startswith(("./", "?")) for url in external), external  # "?view=": same page
+    # "?view=": the same page; "/auth/…": the app's routes on the same origin.
+    assert all(url.startswith(("./", "?", "/auth/")) for url in external), external
 
 
-def test_the_content_security_policy_allows_only_the_page_and_its_api(tmp_path):
-    html = build(tmp_path).read_text()
-    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
-    csp = csp.replace("&#39;", "'")
-    importmap = re.search(r'<script type="importmap">(.*?)</script>', html, re.S).group(1)
-    digest = base64.b64encode(hashlib.sha256(importmap.encode()).digest()).decode()
-    assert f"script-src 'self' 'sha256-{digest}'" in csp
-    assert "connect-src 'self' https://abc123.execute-api.eu-west-1.amazonaws.com " \
-           "wss://def456.execute-api.eu-west-1.amazonaws.com" in csp
-    assert "unsafe-inline" not in csp
+def test_the_content_security_policy_allows_only_the_pages_and_their_origin(tmp_path):
+    built = site.build(tmp_path / "site", title="Emojiboard")
+    csp = built.csp
+    for page in ("index.html", "settings.html"):
+        html = (tmp_path / "site" / page).read_text()
+        assert "http-equiv" not in html  # a header, where frame-ancestors works too
+        importmap = re.search(r'<script type="importmap">(.*?)</script>', html, re.S).group(1)
+        digest = base64.b64encode(hashlib.sha256(importmap.encode()).digest()).decode()
+        assert f"script-src 'self' 'sha256-{digest}'" in csp  # the same map in both pages
+    assert "connect-src 'self';" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp and "http" not in csp.replace("https:", "")
+    headers = site.security_headers(csp)
+    assert headers["Content-Security-Policy"] == csp
+    assert headers["Strict-Transport-Security"].startswith("max-age=63072000")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_the_local_gateway_sends_the_security_headers(stack):
+    import requests
+    for path in ("/", "/settings.html", "/api/leaderboard"):
+        answer = requests.get(stack.url + path, timeout=10)
+        assert answer.status_code == 200, path
+        assert "connect-src 'self'" in answer.headers["Content-Security-Policy"], path
+        assert answer.headers["X-Frame-Options"] == "DENY", path
 
 
 def test_titles_are_data_not_markup(tmp_path):
@@ -110,20 +129,10 @@ def test_rebuilds_in_place_but_never_wipes_a_foreign_directory(tmp_path):
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
     with pytest.raises(site.SiteError, match="not empty"):
-        site.build(foreign, api_url=API, ws_url=WS)
+        site.build(foreign)
     assert (foreign / "notes.txt").read_text() == "mine"
 
 
-@pytest.mark.parametrize("flag, value, message", [
-    ("--api-url", "ftp://example.com", "--api-url must be an absolute http or https URL"),
-    ("--ws-url", "https://example.com/ws", "--ws-url must be an absolute ws or wss URL"),
-    ("--api-url", "/api", "--api-url must be an absolute"),
-])
-def test_bad_urls_are_clear_errors(tmp_path, flag, value, message):
-    args = {"--api-url": API, "--ws-url": WS, flag: value}
-    result = subprocess.run(
-        [sys.executable, "-m", "devkit", "site", "build", *[x for kv in args.items() for x in kv],
-         "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert not (tmp_path / "out").exists()
+def test_a_bad_people_boards_value_is_a_clear_error(tmp_path):
+    with pytest.raises(site.SiteError, match="--people-boards must be on or off"):
+        site.build(tmp_path / "out", people_boards="maybe")
