@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Dict, List, Mapping, Optional, Tuple
 
-import jwt
-
 from .settings import SettingsError
 
 SESSION_COOKIE = "__Host-emojiboard"
@@ -71,6 +69,7 @@ class Keyring:
         return cls(keys)
 
     def sign(self, claims: Claims) -> str:
+        import jwt  # on first use: PyJWT and cryptography add 40 ms to every cold start
         kid, key = self._keys[0]
         return jwt.encode({"kind": claims.kind, "sid": claims.sid, "sub": claims.user,
                            "name": claims.name, "team": claims.team,
@@ -78,6 +77,7 @@ class Keyring:
                           headers={"kid": kid})
 
     def verify(self, token: str, team: str, now: float) -> Claims:
+        import jwt
         try:
             kid = jwt.get_unverified_header(token).get("kid")
             key = self._by_kid.get(kid) if isinstance(kid, str) else None

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlencode
 
-import jwt
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -56,13 +55,15 @@ def authorize_url(openid_url: str, client_id: str, public_url: str, team: str, s
 
 
 @lru_cache(maxsize=4)
-def _keys(jwks_url: str) -> jwt.PyJWKClient:
+def _keys(jwks_url: str):
     # One per container: it caches Slack's keys and fetches them again for a new kid.
+    import jwt
     return jwt.PyJWKClient(jwks_url, cache_keys=True, timeout=SLACK_TIMEOUT)
 
 
 def person_from_code(code: str, nonce: str, *, client_id: str, client_secret: str,
                      public_url: str, team: str, api_url: str, openid_url: str) -> Person:
+    import jwt  # on first use, as in sessions.py
     try:
         answer = WebClient(base_url=api_url, timeout=SLACK_TIMEOUT).openid_connect_token(
             client_id=client_id, client_secret=client_secret, code=code,
