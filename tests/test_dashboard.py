@@ -391,7 +391,12 @@ def test_a_restarted_gateway_shows_reconnecting_then_live_with_exact_counts(stac
     expect(rows(page).locator(".count")).to_have_text(["3", "1"])
     expect(page.locator("#total")).to_have_text("4")
     states = page.evaluate("window.__states")
-    assert states[-4:] == ["live", "reconnecting", "offline", "live"], states
+    # Live, then down: reconnecting, offline; back online, live again. A retry that
+    # fires as the browser comes back may fail first (a loaded machine), and shows
+    # "reconnecting" once more before "live": that is the page telling the truth.
+    after = states[states.index("live") + 1:]
+    assert after[:2] == ["reconnecting", "offline"] and after[-1] == "live", states
+    assert set(after[2:-1]) <= {"reconnecting", "offline"}, states
 
     post_event(stack, reaction("eyes", user="U9"))  # the new socket gets updates
     expect(rows(page).first.locator(".count")).to_have_text("4", timeout=2000)
