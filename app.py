@@ -51,8 +51,8 @@ def _viewer():
     return access.identify(request.headers, services.get(), time.time())
 
 
-def _signed_in(handler, *args) -> Response:
-    """Every /api route but the Slack ones: 401 without a session (ACCESS=slack)."""
+def _as_viewer(answer) -> Response:
+    """`answer(viewer)` for whoever the request is from; 401 without a session."""
     try:
         viewer = _viewer()
     except SettingsError as error:
@@ -60,7 +60,12 @@ def _signed_in(handler, *args) -> Response:
     if viewer is None:
         return _json(401, {"error": "sign in with Slack to see this board",
                            "signin": "/auth/login"})
-    return _reply(handler, *args)
+    return answer(viewer)
+
+
+def _signed_in(handler, *args) -> Response:
+    """Every /api route (never the Slack ones): 401 without a session (ACCESS=slack)."""
+    return _as_viewer(lambda _: _reply(handler, *args))
 
 
 @app.route("/slack/events", methods=["POST"], content_types=["application/json"])
@@ -112,13 +117,7 @@ def auth_screen():
 
 @app.route("/api/me", methods=["GET"])
 def me():
-    try:
-        viewer = _viewer()
-    except SettingsError as error:
-        return _misconfigured(error)
-    if viewer is None:
-        return _json(401, {"error": "not signed in", "signin": "/auth/login"})
-    return _auth_reply(auth.me, viewer)
+    return _as_viewer(lambda viewer: _auth_reply(auth.me, viewer))
 
 
 def _json_body():
@@ -128,29 +127,19 @@ def _json_body():
         return None
 
 
-def _admin_route(handler, *args) -> Response:
-    try:
-        viewer = _viewer()
-    except SettingsError as error:
-        return _misconfigured(error)
-    if viewer is None:
-        return _json(401, {"error": "sign in with Slack first", "signin": "/auth/login"})
-    return _reply(handler, viewer, *args)
-
-
 @app.route("/api/screens", methods=["GET"])
 def screen_links():
-    return _admin_route(screens.listing)
+    return _as_viewer(lambda viewer: _reply(screens.listing, viewer))
 
 
 @app.route("/api/screens", methods=["POST"], content_types=["application/json"])
 def new_screen_link():
-    return _admin_route(screens.create, _json_body())
+    return _as_viewer(lambda viewer: _reply(screens.create, viewer, _json_body()))
 
 
 @app.route("/api/screens/{ident}", methods=["DELETE"])
 def revoke_screen_link(ident):
-    return _admin_route(screens.revoke, ident)
+    return _as_viewer(lambda viewer: _reply(screens.revoke, viewer, ident))
 
 
 @app.on_ws_connect()
