@@ -38,8 +38,15 @@ install: $(PY_STAMP) $(NODE_STAMP)
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	# The Lambda package's wheels, so `chalice package|deploy` in the tests runs offline.
+	# The Lambda package's wheels, so `chalice package|deploy` in the tests runs offline: this
+	# machine's (Chalice's first `pip download` takes them), and Lambda's. pip picks this
+	# machine's newest manylinux (cryptography: manylinux_2_34), which Chalice refuses for
+	# python3.11 (Lambda's glibc is 2.26) and would leave out of the bundle with a warning;
+	# so also the manylinux2014 (glibc 2.17) x86_64 wheels for this Python, which it takes.
 	rm -rf $(WHEELS) && $(PY) -m pip download --quiet --disable-pip-version-check -r requirements.txt -d $(WHEELS)
+	$(PY) -m pip download --quiet --disable-pip-version-check -r requirements.txt -d $(WHEELS) \
+		--only-binary=:all: --platform manylinux2014_x86_64 --implementation cp \
+		--python-version $$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json

@@ -397,8 +397,8 @@ def _aws_options(command):
 @click.option("--title", default="Emojiboard", show_default=True, help="The dashboard's title.")
 @click.option("--workspace", default="", help="The workspace's name, shown on the dashboard.")
 def deploy_command(stage, profile, region, title, workspace):
-    """Deploy to AWS: tables and site bucket, the Chalice app, the dashboard, and a
-    Slack app manifest."""
+    """Deploy to AWS: tables and site bucket, the Chalice app, the CloudFront
+    distribution (one HTTPS origin), the dashboard, and a Slack app manifest."""
     from . import deploy as deploy_module
     session, chalice = _aws(stage, profile, region)
     deploy_module.deploy(stage, session, chalice, title=title, workspace=workspace,
@@ -414,7 +414,8 @@ def destroy_command(stage, profile, region, delete_data, yes):
     --delete-data."""
     from . import deploy as deploy_module, infra
     session, chalice = _aws(stage, profile, region)
-    what = (f"the Chalice app (stage {stage}), the dashboard site and stack "
+    what = (f"the CloudFront distribution (stack {infra.edge_stack_name(stage)}), the Chalice "
+            f"app (stage {stage}), the dashboard site and stack "
             f"{infra.stack_names(stage)['app']} in {session.region_name}")
     if delete_data:
         what += f", AND the counters (table {infra.table_names(stage)['counts']})"
@@ -443,3 +444,32 @@ def policy_command():
     from . import policy
     for path in policy.write_committed():
         click.echo(f"wrote {path}")
+
+
+# ---- session keys -----------------------------------------------------------------
+
+@main.group("session-keys", cls=Commands, invoke_without_command=True)
+@click.pass_context
+def session_keys_group(ctx):
+    """The keys that sign the dashboard's session cookies (SSM, per stage)."""
+    _help_without_command(ctx)
+
+
+@session_keys_group.command("rotate")
+@_aws_options
+def session_keys_rotate(stage, profile, region):
+    """Put a new session key first in SSM and keep only the previous one: sessions
+    signed before stay valid until they expire, older ones end. Takes effect with the
+    next deploy. Prints key ids, never keys."""
+    from . import deploy as deploy_module
+    session, _ = _aws(stage, profile, region)
+    deploy_module.caller_account(session)
+    new, kept = deploy_module.rotate_session_keys(session.client("ssm"), stage)
+    name = deploy_module.ssm_name(stage, deploy_module.SESSION_KEYS)
+    click.echo(f"{name}: new key {new} signs from the next deploy"
+               + (f"; key {kept} still verifies the sessions it signed" if kept
+                  else " (there was no usable key before)")
+               + "; any older key is gone.")
+    click.echo(f"Next: make deploy STAGE={stage}"
+               + (f" REGION={session.region_name}" if region else "")
+               + (f" PROFILE={profile}" if profile else ""))

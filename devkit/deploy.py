@@ -1,36 +1,47 @@
 """`python -m devkit deploy|destroy|package`: the app on AWS in one command.
 
 deploy:
+  0. the settings (the deployer's environment, else SSM), the session keys (made once
+     and kept in SSM), and the dashboard built (`site.py`: it names no URL), for the
+     Content-Security-Policy its headers carry; nothing is created before these pass;
   1. the stacks Chalice does not create (`infra.py`): tables, the push queue, the
-     tasks queue and the site bucket;
+     tasks queue and the (private) site bucket;
   2. `chalice deploy --stage S` through Chalice's own Python API (what its CLI runs),
      with the stacks' table names, the counts table's stream, the push queue and the
-     tasks queue (URL and ARN of each), the WebSocket API's id and the Slack settings as
-     the functions' environment variables, and the policy rendered for these resources;
-  3. Chalice learns the WebSocket API's id only by creating it: when the id was not
-     known before this deploy (the first one), deploy once more with WEBSOCKET_API_ID
-     and the policy's `execute-api:ManageConnections` naming that API
-     (docs/architecture.md, "Deploying"); then the WebSocket stage's route throttling;
-  4. the dashboard built with the deployed URLs (`site.py`) and uploaded (`publish.py`);
-     then, unless JOIN_PUBLIC_CHANNELS is off, `{"task": "join_all"}` on the tasks
-     queue: `slack_tasks` joins every public channel (chalicelib/coverage.py), so the
-     bot hears their reactions from the first day (`queue_join_all`);
-  5. the dashboard URL, the Slack Request URL, and a Slack app manifest.
+     tasks queue (URL and ARN of each), the WebSocket API's id, the public URL, the
+     session keys and the Slack settings as the functions' environment variables, and
+     the policy rendered for these resources;
+  3. the edge stack (`infra.provision_edge`): the CloudFront distribution in front of
+     the site, the REST API and the WebSocket API, which Chalice has just created. Chalice
+     learns the WebSocket API's id, and the edge stack the distribution's domain, only by
+     creating them: when either was not known before this deploy (the first one), deploy
+     once more with WEBSOCKET_API_ID, PUBLIC_URL and the policy's
+     `execute-api:ManageConnections` naming that API (docs/architecture.md,
+     "Deploying"); then the WebSocket stage's route throttling;
+  4. the dashboard uploaded (`publish.py`); then, unless JOIN_PUBLIC_CHANNELS is off,
+     `{"task": "join_all"}` on the tasks queue: `slack_tasks` joins every public channel
+     (chalicelib/coverage.py), so the bot hears their reactions from the first day
+     (`queue_join_all`);
+  5. the dashboard URL, the Slack Request URL and redirect URL, and a Slack app manifest.
+
+`session-keys rotate` (`rotate_session_keys`) puts a new session key first in SSM.
 """
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.settings import SettingsError, switch
+from chalicelib import sessions
+from chalicelib.settings import ACCESS_MODES, SettingsError, switch
 
 from . import infra, manifest, policy, publish, site
 
@@ -39,10 +50,19 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "dist"
 # Secrets are never committed: the deployer's environment, or SSM Parameter Store.
-SECRETS = ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+SECRETS = ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
 # Plain settings a deployer may pass from the shell (or SSM), e.g. SLACK_TEAM_ID.
 OPTIONAL_SETTINGS = ("SLACK_TEAM_ID", "PEOPLE_BOARDS", "EXCLUDED_CHANNELS",
-                     "JOIN_PUBLIC_CHANNELS")
+                     "JOIN_PUBLIC_CHANNELS", "ACCESS", "DASHBOARD_ADMINS")
+# What Sign in with Slack needs (ACCESS=slack, the default): the app's client id and
+# secret, and the workspace its members sign in to (chalicelib/settings.py, sign_in).
+SIGN_IN_SETTINGS = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_TEAM_ID")
+# The keys that sign session cookies (chalicelib/sessions.py): made by the first deploy,
+# kept in SSM as a SecureString (`session_keys`), never in the tree or the output.
+SESSION_KEYS = "SESSION_KEYS"
+HIDDEN = SECRETS + (SESSION_KEYS,)
+PUBLIC_WARNING = ("WARNING: ACCESS=public: anyone with the URL sees the workspace's reactions "
+                  "(unset ACCESS, or set it to slack, to require Sign in with Slack)")
 # What app.py reads at import (the event sources its handlers are registered on), not
 # only at run time: the counts table's stream (`counts_changed`), the push queue
 # (`push_shard`) and the tasks queue (`slack_tasks`).
@@ -123,9 +143,71 @@ def slack_settings(stage: str, ssm, env=os.environ, echo=log.info) -> Dict[str, 
     return found
 
 
+def access_mode(environment: Dict[str, str], stage: str) -> str:
+    """ACCESS as the functions will read it: slack (the default) or public."""
+    access = environment.get("ACCESS", "").strip().lower() or "slack"
+    if access not in ACCESS_MODES:
+        raise DeployError(f"ACCESS must be {' or '.join(ACCESS_MODES)}, not "
+                          f"{environment['ACCESS']!r} (the deployer's environment, or SSM "
+                          f"parameter {ssm_name(stage, 'ACCESS')})")
+    return access
+
+
+def _stored_keys(ssm, name: str) -> Optional[str]:
+    try:
+        return ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return None
+
+
+def _checked_keys(value: str, name: str) -> str:
+    try:
+        sessions.Keyring.parse(value)
+    except SettingsError as error:
+        raise DeployError(f"SSM parameter {name}: {error} (`python -m devkit session-keys "
+                          "rotate` writes a good one; everyone signs in again)") from None
+    return value
+
+
+def session_keys(ssm, stage: str, echo: Callable[[str], None] = print) -> str:
+    """SESSION_KEYS from SSM (`/emojiboard/{stage}/session-keys`, a SecureString); the
+    first deploy makes one key (`sessions.new_key`) and stores it there. Never echoed."""
+    name = ssm_name(stage, SESSION_KEYS)
+    value = _stored_keys(ssm, name)
+    if value is None:
+        try:
+            ssm.put_parameter(Name=name, Value=sessions.new_key(), Type="SecureString",
+                              Description="Emojiboard: the keys that sign session cookies "
+                                          "(kid:secret, newest first)")
+            echo(f"session keys: made one, kept in SSM parameter {name} (SecureString)")
+        except ssm.exceptions.ParameterAlreadyExists:
+            pass  # a deploy running alongside made it first: use that one
+        value = _stored_keys(ssm, name)
+    return _checked_keys(value, name)
+
+
+def rotate_session_keys(ssm, stage: str) -> Tuple[str, Optional[str]]:
+    """A new key first in SSM, then the one that signed until now; older keys are
+    dropped, so sessions signed before this rotation stay valid (until they expire, or
+    the next rotation), and sessions two rotations old stop working. The key ids (new,
+    kept: None when there was no usable key), never the secrets. The functions get the
+    new keys on the next deploy."""
+    name = ssm_name(stage, SESSION_KEYS)
+    current = _stored_keys(ssm, name)
+    try:
+        kept = [_checked_keys(current, name).split(",")[0].strip()] if current else []
+    except DeployError:  # unreadable: replaced by a new key alone
+        kept = []
+    new = sessions.new_key()
+    ssm.put_parameter(Name=name, Value=",".join([new] + kept), Type="SecureString",
+                      Overwrite=True)
+    return new.split(":", 1)[0], (kept[0].split(":", 1)[0] if kept else None)
+
+
 @dataclass
 class Deployed:
     rest_api_url: Optional[str] = None
+    rest_api_id: Optional[str] = None
     websocket_api_url: Optional[str] = None
     websocket_api_id: Optional[str] = None
     resources: list = field(default_factory=list)
@@ -136,6 +218,7 @@ class Deployed:
         for resource in deployed.resources:
             if resource.get("resource_type") == "rest_api":
                 deployed.rest_api_url = resource["rest_api_url"]
+                deployed.rest_api_id = resource["rest_api_id"]
             if resource.get("resource_type") == "websocket_api":
                 deployed.websocket_api_url = resource["websocket_api_url"]
                 deployed.websocket_api_id = resource["websocket_api_id"]
@@ -206,12 +289,14 @@ class Chalice:
 class Result:
     dashboard_url: str
     request_url: str
+    redirect_url: str
     manifest_path: Path
     site_files: Dict[str, Dict[str, str]]
     stacks: Dict[str, str]
     chalice_passes: int
     environment: Dict[str, str]
     join_all_queued: bool = False
+    csp: str = ""
 
 
 def policy_values(stage: str, region: str, account: str, partition: str,
@@ -228,80 +313,126 @@ def policy_values(stage: str, region: str, account: str, partition: str,
 def deploy(stage: str, session: boto3.session.Session, chalice: Chalice,
            out_dir: Path = DIST, title: str = "Emojiboard", workspace: str = "",
            env=os.environ, echo: Callable[[str], None] = print) -> Result:
+    with tempfile.TemporaryDirectory(prefix="emojiboard-site-") as tmp:
+        return _deploy(stage, session, chalice, Path(out_dir), title, workspace, env, echo,
+                       Path(tmp) / "site")
+
+
+def _deploy(stage, session, chalice, out_dir, title, workspace, env, echo, site_dir) -> Result:
     region = session.region_name
     # Credentials first (GetCallerIdentity needs no permission): a deploy that cannot
     # authenticate stops before it changes anything.
     account = caller_account(session)
-    cfn = session.client("cloudformation")
-    s3 = session.client("s3")
+    cfn, s3, ssm = session.client("cloudformation"), session.client("s3"), session.client("ssm")
+    # The edge stack of an earlier deploy knows the public URL before Chalice runs.
+    public_url = infra.edge_outputs(cfn, stage).get("PublicURL")
+
+    # 0. What would fail the functions, or the edge, stops the deploy before it changes
+    # anything: the settings, and the site's security headers (its CSP within CloudFront's
+    # quota). The site names no URL (it talks to its own origin), so it is built first.
+    environment = slack_settings(stage, ssm, env, echo)
+    switches = {}
+    for name in ("JOIN_PUBLIC_CHANNELS", "PEOPLE_BOARDS"):
+        try:  # the functions would fail on it at every request
+            switches[name] = switch(environment, name, True)
+        except SettingsError as error:
+            raise DeployError(f"{error} (the deployer's environment, or SSM parameter "
+                              f"{ssm_name(stage, name)})") from None
+    join_public_channels, people_boards = switches["JOIN_PUBLIC_CHANNELS"], switches["PEOPLE_BOARDS"]
+    access = environment["ACCESS"] = access_mode(environment, stage)
+    if access == "public":
+        echo(PUBLIC_WARNING)
+    built = site.build(site_dir, title=title, workspace=workspace, people_boards=people_boards)
+    headers = site.security_headers(built.csp)
+    try:
+        infra.response_headers_config(headers)
+    except ValueError as error:
+        raise DeployError(str(error)) from None
+    environment[SESSION_KEYS] = session_keys(ssm, stage, echo)
 
     # 1. What Chalice does not create.
     outputs = infra.provision(cfn, stage, echo)
     tables = {"counts": outputs["CountsTable"], "connections": outputs["ConnectionsTable"]}
-    environment = {"COUNTS_TABLE": tables["counts"], "CONNECTIONS_TABLE": tables["connections"]}
+    environment.update(COUNTS_TABLE=tables["counts"], CONNECTIONS_TABLE=tables["connections"])
     environment.update(fanout_environment(outputs["CountsStreamArn"], outputs["PushQueueUrl"],
                                           outputs["PushQueueArn"]))
     environment.update(tasks_environment(outputs["TasksQueueUrl"], outputs["TasksQueueArn"]))
-    environment.update(slack_settings(stage, session.client("ssm"), env, echo))
-    try:  # the functions would fail on it at every request: stop before deploying them
-        join_public_channels = switch(environment, "JOIN_PUBLIC_CHANNELS", True)
-    except SettingsError as error:
-        raise DeployError(f"{error} (the deployer's environment, or SSM parameter "
-                          f"{ssm_name(stage, 'JOIN_PUBLIC_CHANNELS')})") from None
 
-    # 2 and 3. chalice deploy, twice when the WebSocket API id was not known before.
+    # 2 and 3. chalice deploy, then the edge stack; chalice deploy again when the
+    # WebSocket API's id or the public URL were not known before (the first deploy).
     partition = session.get_partition_for_region(region)
-    known = Deployed.recorded(chalice.project_dir, stage).websocket_api_id
+    known = {"WEBSOCKET_API_ID": Deployed.recorded(chalice.project_dir, stage).websocket_api_id,
+             "PUBLIC_URL": public_url}
     passes = 0
-    while True:
-        if known:
-            environment["WEBSOCKET_API_ID"] = known
-        document = policy.render(policy_values(stage, region, account, partition, tables, known))
+
+    def chalice_deploy() -> Deployed:
+        nonlocal passes
+        environment.update({k: v for k, v in known.items() if v})
+        document = policy.render(policy_values(stage, region, account, partition, tables,
+                                               known["WEBSOCKET_API_ID"]))
+        unknown = [k for k, v in known.items() if not v]
         echo(f"chalice deploy --stage {stage}"
-             + (f" (WEBSOCKET_API_ID={known})" if known else " (WebSocket API id not known yet)"))
-        deployed = Deployed.from_values(chalice.deploy(stage, environment, document))
+             + (f" ({', '.join(unknown)} not known yet)" if unknown
+                else f" (WEBSOCKET_API_ID={known['WEBSOCKET_API_ID']})"))
         passes += 1
-        if deployed.websocket_api_id == known or passes == 2:
-            break
-        known = deployed.websocket_api_id
-        echo(f"WebSocket API id is {known}: deploying again so the functions can push to it")
-    if deployed.websocket_api_id != environment.get("WEBSOCKET_API_ID"):
-        raise DeployError("the WebSocket API id changed during the deploy; run it again")
+        return Deployed.from_values(chalice.deploy(stage, environment, document))
+
+    deployed = chalice_deploy()
+    edge_status, edge = infra.provision_edge(
+        cfn, stage, region, rest_api_id=deployed.rest_api_id,
+        websocket_api_id=deployed.websocket_api_id, bucket=outputs["SiteBucket"],
+        bucket_domain=outputs["SiteBucketDomain"], headers=headers, echo=echo)
+    found = {"WEBSOCKET_API_ID": deployed.websocket_api_id, "PUBLIC_URL": edge["PublicURL"]}
+    if found != known:
+        echo("; ".join(f"{k} is {v}" for k, v in found.items() if v != known[k])
+             + ": deploying again so the functions can push to the dashboards and sign "
+               "people in")
+        known.update(found)
+        deployed = chalice_deploy()
+        if deployed.websocket_api_id != known["WEBSOCKET_API_ID"]:
+            raise DeployError("the WebSocket API id changed during the deploy; run it again")
     throttle_websocket_stage(session.client("apigatewayv2"), deployed.websocket_api_id,
                              infra.stage_setting(stage, "api_gateway_stage"), echo)
 
-    # 4. The dashboard, pointed at what was just deployed.
-    api_url = deployed.rest_api_url.rstrip("/")
-    ws_url = deployed.websocket_api_url.rstrip("/")
-    out_dir = Path(out_dir)
-    with tempfile.TemporaryDirectory(prefix="emojiboard-site-") as tmp:
-        site_dir = Path(tmp) / "site"
-        site.build(site_dir, api_url=api_url, ws_url=ws_url, title=title, workspace=workspace,
-                   people_boards=switch(environment, "PEOPLE_BOARDS", True))
-        files = publish.upload(s3, outputs["SiteBucket"], site_dir)
+    # 4. The dashboard, on the origin its headers policy now describes.
+    files = publish.upload(s3, outputs["SiteBucket"], site_dir)
     echo(f"uploaded {len(files)} files to s3://{outputs['SiteBucket']}")
     joining = queue_join_all(session.client("sqs"), outputs["TasksQueueUrl"],
                              join_public_channels, "SLACK_BOT_TOKEN" in environment, echo)
 
-    # 5. What the user needs next.
-    request_url = f"{api_url}/slack/events"
-    manifest_path = manifest.write(out_dir / f"slack-manifest-{stage}.json", request_url)
-    result = Result(dashboard_url=outputs["SiteURL"], request_url=request_url,
-                    manifest_path=manifest_path, site_files=files,
-                    stacks=outputs["_status"], chalice_passes=passes,
-                    environment={k: ("(set)" if k in SECRETS else v)
+    # 5. What the user needs next. Slack's Request URL stays on API Gateway (README,
+    # "Deploying to AWS"): Slack authenticates by signature, not by origin, and no change
+    # to the distribution can stop the counting.
+    public_url = known["PUBLIC_URL"]
+    request_url = f"{deployed.rest_api_url.rstrip('/')}/slack/events"
+    redirect_url = f"{public_url}{manifest.REDIRECT_PATH}"
+    manifest_path = manifest.write(out_dir / f"slack-manifest-{stage}.json", request_url,
+                                   redirect_url)
+    result = Result(dashboard_url=public_url, request_url=request_url,
+                    redirect_url=redirect_url, manifest_path=manifest_path, site_files=files,
+                    stacks={**outputs["_status"], infra.edge_stack_name(stage): edge_status},
+                    chalice_passes=passes,
+                    environment={k: ("(set)" if k in HIDDEN else v)
                                  for k, v in environment.items()},
-                    join_all_queued=joining)
+                    join_all_queued=joining, csp=built.csp)
     echo("")
-    echo(f"Dashboard:         {result.dashboard_url}")
-    echo(f"Slack Request URL: {result.request_url}")
+    echo(f"Dashboard:          {result.dashboard_url}")
+    echo(f"Slack Request URL:  {result.request_url}")
+    echo(f"Slack redirect URL: {result.redirect_url}")
     echo(f"Slack app manifest: {manifest_path} (paste it at https://api.slack.com/apps -> "
          "Create New App -> From an app manifest)")
-    missing = [s for s in SECRETS if s not in environment]
+    needed = SECRETS + (("SLACK_TEAM_ID",) if access == "slack" else ())
+    missing = [s for s in needed if s not in environment
+               and (access == "slack" or s not in SIGN_IN_SETTINGS)]
     if missing:
-        echo("Next: put the Slack app's " + " and ".join(missing) + " in SSM ("
+        echo("Next: put the Slack app's " + ", ".join(missing) + " in SSM ("
              + ", ".join(ssm_name(stage, s) for s in missing)
-             + f") and run `make deploy STAGE={stage}` again (README, Deploying to AWS).")
+             + f") and run `make deploy STAGE={stage}` again (README, Deploying to AWS)"
+             + (". Sign in with Slack (ACCESS=slack, the default) needs "
+                + ", ".join(SIGN_IN_SETTINGS) + "; until then nobody can sign in"
+                if set(missing) & set(SIGN_IN_SETTINGS) else "") + ".")
+    if access == "public":
+        echo(PUBLIC_WARNING)
     return result
 
 
@@ -357,9 +488,12 @@ def throttle_websocket_stage(v2, api_id: str, stage_name: str,
 
 def destroy(stage: str, session: boto3.session.Session, chalice: Chalice,
             delete_data: bool = False, echo: Callable[[str], None] = print) -> None:
-    """The Chalice app, the site and the app stack; the counters only with delete_data.
-    Writes nothing when there is nothing to delete, or when it cannot authenticate."""
+    """The edge stack (the distribution) first, then the Chalice app, the site and the
+    app stack; the counters only with delete_data. Writes nothing when there is nothing
+    to delete, or when it cannot authenticate."""
     caller_account(session)
+    cfn = session.client("cloudformation")
+    infra.delete_edge(cfn, stage, echo)
     if Deployed.recorded(chalice.project_dir, stage).resources:
         echo(f"chalice delete --stage {stage}")
         chalice.delete(stage)
@@ -367,8 +501,8 @@ def destroy(stage: str, session: boto3.session.Session, chalice: Chalice,
         # Chalice's delete would record an empty .chalice/deployed/{stage}.json.
         echo(f"no Chalice app recorded for stage {stage} (.chalice/deployed/{stage}.json): "
              "nothing to delete there")
-    infra.teardown(session.client("cloudformation"), session.client("s3"),
-                   session.client("dynamodb"), stage, delete_data, echo)
+    infra.teardown(cfn, session.client("s3"), session.client("dynamodb"), stage, delete_data,
+                   echo)
 
 
 # ---- chalice package --merge-template ------------------------------------------
@@ -376,11 +510,18 @@ def destroy(stage: str, session: boto3.session.Session, chalice: Chalice,
 PACKAGE_PARAMETERS = {
     "SlackSigningSecret": ("SLACK_SIGNING_SECRET", "The Slack app's signing secret", True),
     "SlackBotToken": ("SLACK_BOT_TOKEN", "The Slack app's bot token (xoxb-...), for custom emoji", True),
-    "SlackTeamId": ("SLACK_TEAM_ID", "Count only this workspace (empty: any)", False),
+    "SlackClientId": ("SLACK_CLIENT_ID", "The Slack app's client id, for Sign in with Slack (Access slack)", True),
+    "SlackClientSecret": ("SLACK_CLIENT_SECRET", "The Slack app's client secret, for Sign in with Slack (Access slack)", True),
+    "SlackTeamId": ("SLACK_TEAM_ID", "Count only this workspace (empty: any); with Access slack, the workspace whose members sign in (needed)", False),
+    "Access": ("ACCESS", "slack (empty: slack): members of the workspace sign in with Slack; public: anyone with the URL sees the workspace's reactions", False),
+    "DashboardAdmins": ("DASHBOARD_ADMINS", "Slack user ids who may manage screen links besides the workspace's admins, comma-separated", False),
+    "SessionKeys": ("SESSION_KEYS", "The keys that sign session cookies: kid:secret, newest first (README, Deploying to AWS)", True),
+    "PublicUrl": ("PUBLIC_URL", "This stack's DashboardURL output (empty on the first deploy; deploy again with it: Sign in with Slack's redirect URI)", False),
     "PeopleBoards": ("PEOPLE_BOARDS", "on or off: the givers and receivers boards (empty: on)", False),
     "ExcludedChannels": ("EXCLUDED_CHANNELS", "Channel ids whose reactions count nowhere, comma-separated", False),
     "JoinPublicChannels": ("JOIN_PUBLIC_CHANNELS", "on or off: join every public channel (empty: on)", False),
 }
+PARAMETER_VALUES = {"Access": ["", "slack", "public"]}
 # The queue each `@app.on_sqs_message` handler of app.py reads, by the resource in
 # `infra.app_resources` (a new queue handler must be added here).
 QUEUE_OF_HANDLER = {"push_shard": "PushQueue", "slack_tasks": "TasksQueue"}
@@ -398,13 +539,34 @@ def _chalice_cli(args, project_dir: Path, region: str, settings: Dict[str, str])
                           "its output is above")
 
 
-def merge_template(stage: str, chalice_template: dict) -> dict:
-    """The resources of both stacks, and what ties Chalice's functions to them: each
-    function's environment (Refs to the tables, the queues, the WebSocket API and the
-    Slack parameters), the event sources (the counts table's stream; each queue
-    handler's own queue, QUEUE_OF_HANDLER) and each function role's policy (the
-    hand-written one, `Fn::Sub`)."""
-    resources = {**infra.data_resources(stage), **infra.app_resources(stage)}
+def site_headers() -> Dict[str, str]:
+    """The security headers of the site this tree builds (its CSP names the build's
+    import map by hash; the same files build the same CSP)."""
+    with tempfile.TemporaryDirectory(prefix="emojiboard-site-") as tmp:
+        return site.security_headers(site.build(Path(tmp) / "site").csp)
+
+
+def merge_template(stage: str, chalice_template: dict,
+                   headers: Optional[Dict[str, str]] = None) -> dict:
+    """The resources of the three stacks, and what ties Chalice's functions to them:
+    each function's environment (Refs to the tables, the queues, the WebSocket API and
+    the parameters), the event sources (the counts table's stream; each queue handler's
+    own queue, QUEUE_OF_HANDLER), each function role's policy (the hand-written one,
+    `Fn::Sub`), and the edge's distribution in front of Chalice's `RestAPI` and
+    `WebsocketAPI` with `headers` (the site's, `site_headers`, by default).
+
+    PUBLIC_URL is a parameter, not the distribution's domain: the distribution names the
+    REST API, whose definition names the API handler function, so the function's
+    environment cannot name the distribution (a circular dependency)."""
+    try:
+        edge = infra.edge_resources(
+            stage, names={"Ref": "AWS::StackName"}, rest_api_id={"Ref": "RestAPI"},
+            websocket_api_id={"Ref": "WebsocketAPI"}, bucket={"Ref": "SiteBucket"},
+            bucket_domain={"Fn::GetAtt": ["SiteBucket", "RegionalDomainName"]},
+            headers=site_headers() if headers is None else headers)
+    except ValueError as error:
+        raise DeployError(str(error)) from None
+    resources = {**infra.data_resources(stage), **infra.app_resources(stage), **edge}
     variables = {name: {"Ref": param} for param, (name, _, _) in PACKAGE_PARAMETERS.items()}
     variables.update(COUNTS_TABLE={"Ref": "CountsTable"},
                      CONNECTIONS_TABLE={"Ref": "ConnectionsTable"},
@@ -450,11 +612,16 @@ def merge_template(stage: str, chalice_template: dict) -> dict:
             "Properties": {"DefaultRouteSettings": dict(WEBSOCKET_THROTTLE)}}
     return {
         "Parameters": {param: {"Type": "String", "Default": "", "Description": text,
-                               **({"NoEcho": True} if secret else {})}
+                               **({"NoEcho": True} if secret else {}),
+                               **({"AllowedValues": PARAMETER_VALUES[param]}
+                                  if param in PARAMETER_VALUES else {})}
                        for param, (_, text, secret) in PACKAGE_PARAMETERS.items()},
         "Resources": resources,
         "Outputs": {
-            "DashboardURL": {"Value": {"Fn::GetAtt": ["SiteBucket", "WebsiteURL"]}},
+            "DashboardURL": infra.EDGE_OUTPUTS["PublicURL"],
+            "DistributionId": infra.EDGE_OUTPUTS["DistributionId"],
+            "SlackRedirectURL": {"Value": {"Fn::Sub": "https://${SiteDistribution.DomainName}"
+                                                      + manifest.REDIRECT_PATH}},
             "SiteBucket": {"Value": {"Ref": "SiteBucket"}},
             "SlackRequestURL": {"Value": {"Fn::Sub": "https://${RestAPI}.execute-api."
                                           "${AWS::Region}.${AWS::URLSuffix}/%s/slack/events"
@@ -466,7 +633,8 @@ def merge_template(stage: str, chalice_template: dict) -> dict:
 def package(stage: str, out_dir: Path, project_dir: Path = ROOT,
             region: str = "us-east-1") -> Path:
     """`chalice package --merge-template` for `stage` into `out_dir`; the path of the
-    one template (sam.json) that deploys the whole app with CloudFormation."""
+    one template (sam.json) that deploys the whole app with CloudFormation. The site
+    whose CSP the template's headers policy carries is built into `out_dir/site`."""
     if stage not in infra.stages():
         raise DeployError(f"unknown stage {stage!r}: .chalice/config.json has "
                           f"{', '.join(infra.stages())}")
@@ -485,24 +653,30 @@ def package(stage: str, out_dir: Path, project_dir: Path = ROOT,
         f"https://sqs.{region}.amazonaws.com/000000000000/{infra.tasks_queue_name(stage)}",
         f"arn:aws:sqs:{region}:000000000000:{infra.tasks_queue_name(stage)}"))
     with tempfile.TemporaryDirectory(prefix="emojiboard-package-") as tmp:
+        built = site.build(Path(tmp) / "site")
         plain = Path(tmp) / "plain"
         _chalice_cli(["package", "--stage", stage, str(plain)], project_dir, region, settings)
         chalice_template = json.loads((plain / "sam.json").read_text())
         merge_path = Path(tmp) / "resources.json"
-        merge_path.write_text(json.dumps(merge_template(stage, chalice_template), indent=1))
+        merge_path.write_text(json.dumps(merge_template(
+            stage, chalice_template, site.security_headers(built.csp)), indent=1))
         if out_dir.exists():
-            import shutil
             shutil.rmtree(out_dir)
         _chalice_cli(["package", "--stage", stage, "--merge-template", str(merge_path),
                       str(out_dir)], project_dir, region, settings)
+        shutil.copytree(built.index.parent, out_dir / "site")
     return out_dir / "sam.json"
 
 
 def cloudformation_commands(stage: str, template: Path) -> str:
     """How to deploy the packaged template with the AWS CLI (README says the same)."""
     packaged = Path(template).parent / "packaged.yaml"
+    built = Path(template).parent / "site"
     return (f"aws cloudformation package --template-file {template} --s3-bucket BUCKET "
             f"--output-template-file {packaged} && aws cloudformation deploy "
             f"--template-file {packaged} --stack-name {infra.APP_NAME}-{stage} "
             f"--capabilities {CAPABILITIES} --parameter-overrides SlackSigningSecret=... "
-            "SlackBotToken=...")
+            "SlackBotToken=... SlackClientId=... SlackClientSecret=... SlackTeamId=... "
+            "SessionKeys=...; then the same deploy with --parameter-overrides "
+            "PublicUrl=<its output DashboardURL>, and python -m devkit site upload --dir "
+            f"{built} --bucket <its output SiteBucket>")

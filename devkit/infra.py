@@ -1,7 +1,7 @@
-"""What Chalice does not create, as CloudFormation: the tables, the two queues and the
-site bucket.
+"""What Chalice does not create, as CloudFormation: the tables, the two queues, the
+site bucket, and the CloudFront distribution in front of it all.
 
-Two stacks per stage, deployed with boto3:
+Three stacks per stage, deployed with boto3:
 
   emojiboard-{stage}-data   the counts table (the counters: on-demand, TTL, point-in-time
                             recovery, a stream that feeds the fan-out, DeletionPolicy
@@ -12,8 +12,14 @@ Two stacks per stage, deployed with boto3:
                             fan-out's shards for `push_shard`, `push_queue_resource`),
                             the tasks queue (joining channels and importing history,
                             slice by slice, for `slack_tasks`, `tasks_queue_resource`)
-                            with its dead-letter queue, and the S3 bucket that serves
-                            the dashboard as a static website.
+                            with its dead-letter queue, and the S3 bucket that holds
+                            the dashboard's files (private).
+  emojiboard-{stage}-edge   after `chalice deploy` (it names Chalice's APIs): the
+                            CloudFront distribution, the app's one HTTPS origin (the
+                            site from the bucket through origin access control, the
+                            REST API at /api/*, /auth/*, /slack/*, the WebSocket API at
+                            /ws), its security headers policy, the CloudFront Function
+                            of /ws and the bucket policy (`edge_resources`).
 
 The same resources go into `chalice package --merge-template` (`merge_template`),
 so teams that deploy with CloudFormation get one template for the whole app.
@@ -217,27 +223,25 @@ def app_resources(stage: str) -> dict:
         "PushQueue": push_queue_resource(stage),
         "TasksQueue": tasks_queue_resource(stage),
         "TasksDeadLetterQueue": tasks_dead_letter_queue_resource(stage),
-        "SiteBucket": {
-            "Type": "AWS::S3::Bucket",
-            "Properties": {
-                "WebsiteConfiguration": {"IndexDocument": "index.html"},
-                # Objects are public through the bucket policy only, never through ACLs.
-                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
-                "PublicAccessBlockConfiguration": {
-                    "BlockPublicAcls": True, "IgnorePublicAcls": True,
-                    "BlockPublicPolicy": False, "RestrictPublicBuckets": False},
-                "Tags": [{"Key": "app", "Value": f"{APP_NAME}-{stage}"}],
-            },
-        },
-        "SiteBucketPolicy": {
-            "Type": "AWS::S3::BucketPolicy",
-            "Properties": {
-                "Bucket": {"Ref": "SiteBucket"},
-                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                    "Sid": "PublicReadOfTheDashboard", "Effect": "Allow", "Principal": "*",
-                    "Action": "s3:GetObject",
-                    "Resource": {"Fn::Sub": "${SiteBucket.Arn}/*"}}]},
-            },
+        "SiteBucket": site_bucket_resource(stage),
+    }
+
+
+def site_bucket_resource(stage: str) -> dict:
+    """The bucket the dashboard's files are uploaded to: private. Only CloudFront reads
+    it, through origin access control (the edge stack's `SiteBucketPolicy`); no website
+    configuration (an S3 website endpoint cannot be an OAC origin: "Restrict access to
+    an Amazon S3 origin", CloudFront Developer Guide); every Block Public Access
+    setting on; no ACLs (OAC wants Object Ownership "Bucket owner enforced", the same
+    page)."""
+    return {
+        "Type": "AWS::S3::Bucket",
+        "Properties": {
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True, "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True, "RestrictPublicBuckets": True},
+            "Tags": [{"Key": "app", "Value": f"{APP_NAME}-{stage}"}],
         },
     }
 
@@ -266,7 +270,7 @@ def app_template(stage: str) -> dict:
             "TasksQueueArn": {"Value": {"Fn::GetAtt": ["TasksQueue", "Arn"]}},
             "TasksDeadLetterQueueUrl": {"Value": {"Ref": "TasksDeadLetterQueue"}},
             "SiteBucket": {"Value": {"Ref": "SiteBucket"}},
-            "SiteURL": {"Value": {"Fn::GetAtt": ["SiteBucket", "WebsiteURL"]}},
+            "SiteBucketDomain": {"Value": {"Fn::GetAtt": ["SiteBucket", "RegionalDomainName"]}},
         },
     }
 
@@ -274,6 +278,286 @@ def app_template(stage: str) -> dict:
 def templates(stage: str) -> Dict[str, dict]:
     names = stack_names(stage)
     return {names["data"]: data_template(stage), names["app"]: app_template(stage)}
+
+
+# ---- the edge: the app on one HTTPS origin (CloudFront) ------------------------------
+
+def edge_stack_name(stage: str) -> str:
+    """The stack of the CloudFront distribution, deployed after `chalice deploy`: it
+    names the REST and WebSocket APIs, which Chalice creates."""
+    return f"{APP_NAME}-{stage}-edge"
+
+
+# CloudFront's managed policies, by the ids AWS gives for CloudFormation.
+# "Use managed cache policies", CloudFront Developer Guide
+# (docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html):
+# CachingOptimized for the site's files (it honours their Cache-Control: index.html is
+# revalidated, fingerprinted assets are kept); CachingDisabled ("useful for dynamic
+# content and for requests that are not cacheable") for the app's paths.
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+# "Use managed origin request policies", CloudFront Developer Guide
+# (docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-origin-request-policies.html):
+# AllViewerExceptHostHeader forwards every header, cookie and query string but Host,
+# "intended for use with Amazon API Gateway and AWS Lambda function URL origins", which
+# expect their own domain as Host (API Gateway without a custom domain answers 403 to
+# the viewer's). It forwards Sec-WebSocket-Key and Sec-WebSocket-Version too, which a
+# WebSocket behaviour needs ("Use WebSockets with CloudFront distributions",
+# docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/distribution-working-with.websockets.html:
+# "Forward all viewer request headers ... or specifically forward the Sec-WebSocket-Key
+# and Sec-WebSocket-Version request headers").
+ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+# The paths of the app's REST API (Chalice's routes) and the page's WebSocket.
+API_PATHS = ("/api/*", "/auth/*", "/slack/*")
+WEBSOCKET_PATH = "/ws"
+ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
+# CloudFront quota "Maximum length of the Content-Security-Policy header value" in a
+# response headers policy: 1,783 characters ("Quotas", CloudFront Developer Guide,
+# docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html;
+# beyond it CreateResponseHeadersPolicy fails with TooLongCSPInResponseHeadersPolicy).
+CSP_QUOTA = 1783
+# What CloudFront's SecurityHeadersConfig can send ("Understand response headers
+# policies", CloudFront Developer Guide).
+REFERRER_POLICIES = ("no-referrer", "no-referrer-when-downgrade", "origin",
+                     "origin-when-cross-origin", "same-origin", "strict-origin",
+                     "strict-origin-when-cross-origin", "unsafe-url")
+FRAME_OPTIONS = ("DENY", "SAMEORIGIN")
+
+
+def response_headers_config(headers: Dict[str, str]) -> dict:
+    """The `SecurityHeadersConfig` (and `CustomHeadersConfig` for any other header) of
+    a response headers policy that sends exactly `headers` (`site.security_headers`),
+    each overriding what an origin sends. ValueError when CloudFront cannot send one
+    as given, or the CSP is over CloudFront's quota."""
+    rest = dict(headers)
+    security: Dict[str, dict] = {}
+    csp = rest.pop("Content-Security-Policy", None)
+    if csp is not None:
+        if len(csp) > CSP_QUOTA:
+            raise ValueError(
+                f"the dashboard's Content-Security-Policy is {len(csp)} characters, and "
+                f"CloudFront takes at most {CSP_QUOTA} in a response headers policy (quota "
+                "\"Maximum length of the Content-Security-Policy header value\", "
+                "docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html): "
+                "shorten it (devkit/site.py) before deploying")
+        security["ContentSecurityPolicy"] = {"ContentSecurityPolicy": csp, "Override": True}
+    hsts = rest.pop("Strict-Transport-Security", None)
+    if hsts is not None:
+        directives = [d.strip() for d in hsts.split(";") if d.strip()]
+        max_age = [d for d in directives if d.lower().startswith("max-age=")]
+        flags = {d.lower() for d in directives} - {d.lower() for d in max_age}
+        if len(max_age) != 1 or not max_age[0][8:].isdigit() \
+                or flags - {"includesubdomains", "preload"}:
+            raise ValueError(f"CloudFront cannot send Strict-Transport-Security: {hsts}")
+        security["StrictTransportSecurity"] = {
+            "AccessControlMaxAgeSec": int(max_age[0][8:]),
+            "IncludeSubdomains": "includesubdomains" in flags,
+            "Preload": "preload" in flags, "Override": True}
+    nosniff = rest.pop("X-Content-Type-Options", None)
+    if nosniff is not None:
+        if nosniff != "nosniff":
+            raise ValueError(f"CloudFront sends X-Content-Type-Options: nosniff only, not {nosniff}")
+        security["ContentTypeOptions"] = {"Override": True}
+    referrer = rest.pop("Referrer-Policy", None)
+    if referrer is not None:
+        if referrer not in REFERRER_POLICIES:
+            raise ValueError(f"CloudFront cannot send Referrer-Policy: {referrer}")
+        security["ReferrerPolicy"] = {"ReferrerPolicy": referrer, "Override": True}
+    frame = rest.pop("X-Frame-Options", None)
+    if frame is not None:
+        if frame not in FRAME_OPTIONS:
+            raise ValueError(f"CloudFront cannot send X-Frame-Options: {frame}")
+        security["FrameOptions"] = {"FrameOption": frame, "Override": True}
+    config = {"SecurityHeadersConfig": security}
+    if rest:
+        config["CustomHeadersConfig"] = {"Items": [
+            {"Header": name, "Value": value, "Override": True} for name, value in rest.items()]}
+    return config
+
+
+def websocket_function_code(stage: str) -> str:
+    """The viewer-request CloudFront Function of the WebSocket behaviour: the page
+    connects to `/ws` on its own origin, and API Gateway accepts a WebSocket API's
+    connections only at its stage's path, so the URI becomes `/{stage}` (a URI rewrite
+    as in "Add index.html to request URLs without a file name in a CloudFront Functions
+    viewer request event", CloudFront Developer Guide,
+    docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/example-function-add-index.html;
+    JavaScript runtime 2.0). The behaviour's path pattern matches `/ws` only; the query
+    string is kept (it is not part of the URI)."""
+    return ("async function handler(event) {\n"
+            "    // The dashboard's WebSocket at /ws; API Gateway's WebSocket stage path.\n"
+            "    var request = event.request;\n"
+            f"    request.uri = '/{stage}';\n"
+            "    return request;\n"
+            "}\n")
+
+
+def _named(names, suffix: str):
+    return f"{names}-{suffix}" if isinstance(names, str) \
+        else {"Fn::Sub": ["${Names}-%s" % suffix, {"Names": names}]}
+
+
+def _execute_api_domain(api_id) -> dict:
+    return {"Fn::Sub": ["${Id}.execute-api.${AWS::Region}.${AWS::URLSuffix}", {"Id": api_id}]}
+
+
+def edge_resources(stage: str, *, names, rest_api_id, websocket_api_id, bucket,
+                   bucket_domain, headers: Dict[str, str]) -> dict:
+    """The distribution in front of everything, and what it needs. `names` prefixes the
+    names CloudFront wants unique in the account (the OAC, the headers policy, the
+    function); the API ids and the bucket are literal values (the edge stack) or
+    references (`deploy.merge_template`).
+
+    - `SiteOriginAccessControl`: CloudFront signs its requests to the bucket (SigV4,
+      always), "Restrict access to an Amazon S3 origin", CloudFront Developer Guide
+      (docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html);
+    - `SiteBucketPolicy`: the bucket lets `cloudfront.amazonaws.com` GetObject only for
+      requests of this distribution (`AWS:SourceArn`), the policy that page gives;
+    - `SecurityHeadersPolicy` (AWS::CloudFront::ResponseHeadersPolicy, "AWS::CloudFront::
+      ResponseHeadersPolicy", CloudFormation Template Reference): exactly `headers`, on
+      every behaviour, so the API's answers carry them as the pages do;
+    - `WebSocketPathFunction`: `websocket_function_code`, published (AutoPublish);
+    - `SiteDistribution`: HTTPS only (`redirect-to-https` on every behaviour),
+      `index.html` at `/`; the site from the bucket by default; `API_PATHS` to the REST
+      API with its stage as the origin path (`/api/leaderboard` reaches the route
+      `/api/leaderboard` at `…/api/api/leaderboard`), `/ws` to the WebSocket API; the
+      app's behaviours uncached, every method, every viewer value but Host."""
+    api_stage = stage_setting(stage, "api_gateway_stage")
+    https_origin = {"OriginProtocolPolicy": "https-only", "HTTPSPort": 443,
+                    "OriginSSLProtocols": ["TLSv1.2"]}
+    headers_policy = {"Ref": "SecurityHeadersPolicy"}
+
+    def app_behaviour(path: str, origin: str, methods: list, **more) -> dict:
+        return {"PathPattern": path, "TargetOriginId": origin,
+                "ViewerProtocolPolicy": "redirect-to-https",
+                "AllowedMethods": methods, "CachedMethods": ["GET", "HEAD"],
+                "CachePolicyId": CACHING_DISABLED,
+                "OriginRequestPolicyId": ALL_VIEWER_EXCEPT_HOST_HEADER,
+                "ResponseHeadersPolicyId": headers_policy, **more}
+
+    behaviours = [app_behaviour(path, "api", ALL_METHODS) for path in API_PATHS]
+    behaviours.append(app_behaviour(WEBSOCKET_PATH, "websocket", ["GET", "HEAD"], FunctionAssociations=[
+        {"EventType": "viewer-request",
+         "FunctionARN": {"Fn::GetAtt": ["WebSocketPathFunction", "FunctionARN"]}}]))
+    return {
+        "SiteOriginAccessControl": {
+            "Type": "AWS::CloudFront::OriginAccessControl",
+            "Properties": {"OriginAccessControlConfig": {
+                "Name": _named(names, "site"),
+                "Description": f"Emojiboard {stage}: CloudFront reads the site bucket",
+                "OriginAccessControlOriginType": "s3",
+                "SigningBehavior": "always", "SigningProtocol": "sigv4"}},
+        },
+        "SecurityHeadersPolicy": {
+            "Type": "AWS::CloudFront::ResponseHeadersPolicy",
+            "Properties": {"ResponseHeadersPolicyConfig": {
+                "Name": _named(names, "security-headers"),
+                "Comment": f"Emojiboard {stage}: the site's security headers",
+                **response_headers_config(headers)}},
+        },
+        "WebSocketPathFunction": {
+            "Type": "AWS::CloudFront::Function",
+            "Properties": {
+                "Name": _named(names, "ws-path"),
+                "AutoPublish": True,
+                "FunctionConfig": {"Comment": f"Emojiboard {stage}: /ws to the WebSocket "
+                                              f"API's stage path /{api_stage}",
+                                   "Runtime": "cloudfront-js-2.0"},
+                "FunctionCode": websocket_function_code(api_stage)},
+        },
+        "SiteDistribution": {
+            "Type": "AWS::CloudFront::Distribution",
+            "Properties": {"DistributionConfig": {
+                "Comment": f"Emojiboard {stage}",
+                "Enabled": True,
+                "DefaultRootObject": "index.html",
+                "HttpVersion": "http2and3",
+                "IPV6Enabled": True,
+                "Origins": [
+                    {"Id": "site", "DomainName": bucket_domain,
+                     "S3OriginConfig": {"OriginAccessIdentity": ""},
+                     "OriginAccessControlId": {"Fn::GetAtt": ["SiteOriginAccessControl", "Id"]}},
+                    {"Id": "api", "DomainName": _execute_api_domain(rest_api_id),
+                     "OriginPath": f"/{api_stage}", "CustomOriginConfig": dict(https_origin)},
+                    {"Id": "websocket", "DomainName": _execute_api_domain(websocket_api_id),
+                     "CustomOriginConfig": dict(https_origin)},
+                ],
+                "DefaultCacheBehavior": {
+                    "TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https",
+                    "AllowedMethods": ["GET", "HEAD"], "CachedMethods": ["GET", "HEAD"],
+                    "Compress": True, "CachePolicyId": CACHING_OPTIMIZED,
+                    "ResponseHeadersPolicyId": headers_policy},
+                "CacheBehaviors": behaviours,
+                "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
+            }},
+        },
+        "SiteBucketPolicy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": bucket,
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Sid": "CloudFrontReadsTheSite", "Effect": "Allow",
+                    "Principal": {"Service": "cloudfront.amazonaws.com"},
+                    "Action": "s3:GetObject",
+                    "Resource": {"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}/*",
+                                             {"Bucket": bucket}]},
+                    "Condition": {"StringEquals": {"AWS:SourceArn": {"Fn::Sub":
+                        "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${SiteDistribution}"}}},
+                }]},
+            },
+        },
+    }
+
+
+EDGE_OUTPUTS = {
+    "DistributionId": {"Value": {"Ref": "SiteDistribution"}},
+    "PublicURL": {"Value": {"Fn::Sub": "https://${SiteDistribution.DomainName}"}},
+}
+
+
+def edge_template(stage: str, region: str, *, rest_api_id: str, websocket_api_id: str,
+                  bucket: str, bucket_domain: str, headers: Dict[str, str]) -> dict:
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"Emojiboard {stage}: one HTTPS origin (CloudFront) for the site, "
+                       "the REST API and the WebSocket API",
+        "Resources": edge_resources(stage, names=f"{APP_NAME}-{stage}-{region}",
+                                    rest_api_id=rest_api_id, websocket_api_id=websocket_api_id,
+                                    bucket=bucket, bucket_domain=bucket_domain, headers=headers),
+        "Outputs": dict(EDGE_OUTPUTS),
+    }
+
+
+# Creating a distribution, or changing one (the CSP of a new build), takes CloudFront
+# minutes: its configuration reaches every edge location before the stack completes.
+EDGE_WAIT_NOTE = "CloudFront takes several minutes (often 5 to 15) to deploy a distribution"
+EDGE_WAIT = {"Delay": 15, "MaxAttempts": 240}  # up to an hour
+
+
+def provision_edge(cfn, stage: str, region: str, *, rest_api_id: str, websocket_api_id: str,
+                   bucket: str, bucket_domain: str, headers: Dict[str, str],
+                   echo=log.info):
+    """The edge stack, idempotently, after `chalice deploy`: what it did ("created",
+    "updated", "unchanged") and its outputs (`PublicURL`, `DistributionId`)."""
+    name = edge_stack_name(stage)
+    template = edge_template(stage, region, rest_api_id=rest_api_id,
+                             websocket_api_id=websocket_api_id, bucket=bucket,
+                             bucket_domain=bucket_domain, headers=headers)
+    status = ensure_stack(cfn, name, template, echo, note=EDGE_WAIT_NOTE, wait=EDGE_WAIT)
+    return status, _outputs(_stack(cfn, name))
+
+
+def delete_edge(cfn, stage: str, echo=log.info) -> bool:
+    """The edge stack first when tearing down: the distribution (CloudFront disables it,
+    then deletes it) and the bucket policy that lets it read the site."""
+    return delete_stack(cfn, edge_stack_name(stage), echo, note=EDGE_WAIT_NOTE, wait=EDGE_WAIT)
+
+
+def edge_outputs(cfn, stage: str) -> Dict[str, str]:
+    """What the edge stack says (empty before the first deploy has created it)."""
+    stack = _stack(cfn, edge_stack_name(stage))
+    return _outputs(stack) if stack and stack["StackStatus"].endswith("_COMPLETE") \
+        and "DELETE" not in stack["StackStatus"] else {}
 
 
 # ---- deploying the stacks -----------------------------------------------------
@@ -296,25 +580,27 @@ def _body(template: dict) -> str:
     return json.dumps(template, indent=1, sort_keys=True)
 
 
-def ensure_stack(cfn, name: str, template: dict, echo=log.info) -> str:
+def ensure_stack(cfn, name: str, template: dict, echo=log.info, note: str = "",
+                 wait: dict = WAIT) -> str:
     """Create or update one stack; "created", "updated" or "unchanged".
 
     A stack whose template is already this one is left alone (no API write at all);
     otherwise CloudFormation's own answer "No updates are to be performed" also counts
-    as unchanged."""
+    as unchanged. `note` is said when the stack is created or updated (a slow one)."""
     body = _body(template)
+    note = f" ({note})" if note else ""
     stack = _stack(cfn, name)
     if stack and stack["StackStatus"] == "ROLLBACK_COMPLETE":
         # A first create that failed leaves a stack that can only be deleted.
         echo(f"stack {name}: deleting the failed first attempt")
         cfn.delete_stack(StackName=name)
-        cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+        cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=wait)
         stack = None
     if stack is None:
-        echo(f"stack {name}: creating")
+        echo(f"stack {name}: creating{note}")
         cfn.create_stack(StackName=name, TemplateBody=body,
                          Tags=[{"Key": "app", "Value": APP_NAME}])
-        cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=WAIT)
+        cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=wait)
         return "created"
     current = cfn.get_template(StackName=name)["TemplateBody"]
     if not isinstance(current, str):
@@ -329,8 +615,8 @@ def ensure_stack(cfn, name: str, template: dict, echo=log.info) -> str:
             echo(f"stack {name}: unchanged")
             return "unchanged"
         raise
-    echo(f"stack {name}: updating")
-    cfn.get_waiter("stack_update_complete").wait(StackName=name, WaiterConfig=WAIT)
+    echo(f"stack {name}: updating{note}")
+    cfn.get_waiter("stack_update_complete").wait(StackName=name, WaiterConfig=wait)
     return "updated"
 
 
@@ -369,19 +655,20 @@ def empty_bucket(s3, bucket: str) -> int:
     return deleted
 
 
-def delete_stack(cfn, name: str, echo=log.info) -> bool:
+def delete_stack(cfn, name: str, echo=log.info, note: str = "", wait: dict = WAIT) -> bool:
     if _stack(cfn, name) is None:
         return False
-    echo(f"stack {name}: deleting")
+    echo(f"stack {name}: deleting" + (f" ({note})" if note else ""))
     cfn.delete_stack(StackName=name)
-    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=WAIT)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig=wait)
     return True
 
 
 def teardown(cfn, s3, dynamodb, stage: str, delete_data: bool, echo=log.info) -> None:
-    """Empty the site bucket and delete the app stack (the connections table and the
-    queues with it); with `delete_data`, the data
-    stack too and the counts table it retains."""
+    """Delete the edge stack (if `destroy` has not already), empty the site bucket and
+    delete the app stack (the connections table and the queues with it); with
+    `delete_data`, the data stack too and the counts table it retains."""
+    delete_edge(cfn, stage, echo)
     names = stack_names(stage)
     bucket = outputs(cfn, stage).get("SiteBucket")
     if bucket:

@@ -2,16 +2,26 @@
 
 moto stands in for AWS. It runs as a server (`ThreadedMotoServer`, in this process)
 and the real deploy code reaches it through `AWS_ENDPOINT_URL`, as it reaches AWS:
-CloudFormation, DynamoDB, SQS, S3, SSM, STS, and for the Chalice rehearsal IAM, Lambda
-(functions and their event source mappings, from the counts table's stream, the push
-queue and the tasks queue) and API Gateway. What moto 5.2.5 does not serve, and how these tests
-deal with it:
+CloudFormation, DynamoDB, SQS, S3, SSM, STS, CloudFront, and for the Chalice rehearsal
+IAM, Lambda (functions and their event source mappings, from the counts table's stream,
+the push queue and the tasks queue) and API Gateway. What moto 5.2.5 does not serve,
+and how these tests deal with it:
 
 - its CloudFormation creates the tables and the bucket, but drops some properties:
   TimeToLiveSpecification, PointInTimeRecoverySpecification, the bucket's
-  WebsiteConfiguration, and AWS::S3::BucketPolicy. Those are checked in the template
-  the stack holds (`GetTemplate`), and that template's properties are checked
-  against AWS's own resource schemas by cfn-lint (test_package...);
+  OwnershipControls and PublicAccessBlockConfiguration, and AWS::S3::BucketPolicy.
+  Those are checked in the template the stack holds (`GetTemplate`), and that
+  template's properties are checked against AWS's own resource schemas by cfn-lint
+  (test_package..., test_the_edge_stack...); the site test applies the bucket policy
+  and the public access block by hand;
+- its CloudFormation has no AWS::CloudFront:: resource at all (the edge stack would
+  not even create), and moto has no response headers policies: `moto_serves_cloudfront`
+  gives its CloudFormation models backed by moto's own CloudFront API (distributions,
+  origin access controls, functions; tests/moto_cloudfront.py), so the deploy's edge
+  stack is created, updated and deleted and its distribution read back through the
+  CloudFront API. moto's distribution keeps origins, behaviours and their policy ids,
+  not an origin's origin access control nor a behaviour's function: those, and the
+  headers policy, are checked in the stored template (and by cfn-lint);
 - API Gateway's ImportRestApi takes only OpenAPI 3 (Chalice sends Swagger 2.0) and
   needs `info.description` and a `uri` on every integration (Chalice's CORS preflight
   is a mock integration without one): `_moto_imports_swagger` converts the document
@@ -44,8 +54,9 @@ from moto.apigateway.models import APIGatewayBackend
 from moto.apigatewayv2.responses import ApiGatewayV2Response
 from moto.server import ThreadedMotoServer
 
-from chalicelib import fanout
+from chalicelib import fanout, sessions, signin
 from devkit import deploy, infra, manifest, policy, publish, site, tables
+from tests import moto_cloudfront
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = "prod"
@@ -83,6 +94,17 @@ def moto_updates_stages(monkeypatch):
     return received
 
 
+@pytest.fixture(autouse=True)
+def moto_serves_cloudfront(monkeypatch):
+    """AWS::CloudFront:: resources in moto's CloudFormation (module docstring); the
+    response headers policies it keeps, by id."""
+    from moto.cloudformation import parsing
+    models = parsing.get_model_map()
+    monkeypatch.setattr(parsing, "get_model_map", lambda: {**models, **moto_cloudfront.MODELS})
+    moto_cloudfront.ResponseHeadersPolicy.stored.clear()
+    return moto_cloudfront.ResponseHeadersPolicy.stored
+
+
 @pytest.fixture
 def aws(moto_url, monkeypatch):
     """A boto3 session whose every client talks to moto; moto starts empty."""
@@ -93,7 +115,7 @@ def aws(moto_url, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    for name in ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_TEAM_ID"):
+    for name in deploy.SECRETS + deploy.OPTIONAL_SETTINGS:
         monkeypatch.delenv(name, raising=False)
     return boto3.session.Session(region_name=REGION)
 
@@ -181,7 +203,9 @@ def test_provisioning_creates_the_tables_and_the_bucket_the_app_expects(aws):
             == expected["AttributeDefinitions"]
         assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert aws.client("s3").head_bucket(Bucket=outputs["SiteBucket"])
-    assert outputs["SiteURL"].startswith(f"http://{outputs['SiteBucket']}.s3-website")
+    # The edge stack's origin for it: the bucket's regional endpoint (no website).
+    assert outputs["SiteBucketDomain"] == f"{outputs['SiteBucket']}.s3.{REGION}.amazonaws.com"
+    assert "SiteURL" not in outputs
 
     # The push queue, read back from SQS: encrypted, 6 x push_shard's 15 s timeout,
     # kept only as long as a shard is worth pushing.
@@ -233,11 +257,15 @@ def test_provisioning_creates_the_tables_and_the_bucket_the_app_expects(aws):
         "QueueName": "emojiboard-prod-tasks-dead", "SqsManagedSseEnabled": True,
         "MessageRetentionPeriod": 1209600,
         "Tags": [{"Key": "app", "Value": "emojiboard-prod"}]}
-    assert app["SiteBucket"]["Properties"]["WebsiteConfiguration"] == {"IndexDocument": "index.html"}
-    statement = app["SiteBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    assert statement == [{"Sid": "PublicReadOfTheDashboard", "Effect": "Allow", "Principal": "*",
-                          "Action": "s3:GetObject",
-                          "Resource": {"Fn::Sub": "${SiteBucket.Arn}/*"}}]
+    # The site bucket is private: no website, every public access blocked, no ACLs, and
+    # no bucket policy here (the edge stack's lets CloudFront alone read it).
+    assert app["SiteBucket"]["Properties"] == {
+        "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        "PublicAccessBlockConfiguration": {
+            "BlockPublicAcls": True, "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True, "RestrictPublicBuckets": True},
+        "Tags": [{"Key": "app", "Value": "emojiboard-prod"}]}
+    assert [r["Type"] for r in app.values()].count("AWS::S3::BucketPolicy") == 0
 
 
 def test_a_second_provisioning_changes_nothing(aws):
@@ -265,6 +293,7 @@ class RecordingChalice(deploy.Chalice):
         super().__init__(project_dir)
         self.api_id, self.rest_id = None, rest_id
         self.deploys, self.deletes = [], []
+        self.edge_stack_at_delete = []
 
     def deploy(self, stage, environment, policy_document):
         self.deploys.append({"environment": dict(environment),
@@ -289,6 +318,8 @@ class RecordingChalice(deploy.Chalice):
 
     def delete(self, stage):
         self.deletes.append(stage)
+        self.edge_stack_at_delete.append(
+            infra._stack(boto3.client("cloudformation"), infra.edge_stack_name(stage)))
         api_id = deploy.Deployed.recorded(self.project_dir, stage).websocket_api_id
         if api_id:
             boto3.client("apigatewayv2").delete_api(ApiId=api_id)
@@ -307,8 +338,18 @@ def test_destroy_removes_the_app_and_site_and_keeps_the_counters(aws, project):
 
     assert _queues(aws) == QUEUES
 
-    deploy.destroy(STAGE, aws, chalice, echo=lambda _: None)
+    cloudfront = aws.client("cloudfront")
+    assert cloudfront.list_distributions()["DistributionList"]["Quantity"] == 1
+    lines = []
+    deploy.destroy(STAGE, aws, chalice, echo=lines.append)
     assert chalice.deletes == [STAGE]
+    # The edge stack (the distribution in front of the APIs) went first.
+    assert chalice.edge_stack_at_delete == [None]
+    assert lines[0] == ("stack emojiboard-prod-edge: deleting (CloudFront takes several "
+                        "minutes (often 5 to 15) to deploy a distribution)")
+    assert cloudfront.list_distributions()["DistributionList"]["Quantity"] == 0
+    assert cloudfront.list_functions()["FunctionList"]["Quantity"] == 0
+    assert cloudfront.list_origin_access_controls()["OriginAccessControlList"]["Quantity"] == 0
     assert _stack_names(cfn) == {"emojiboard-prod-data"}
     assert _tables(aws) == {"emojiboard-prod-counts"}
     # The queues go with the app: the push queue holds nothing worth keeping, and the
@@ -325,7 +366,8 @@ def test_destroy_removes_the_app_and_site_and_keeps_the_counters(aws, project):
     # Deploying again finds the counters where they were.
     again = deploy.deploy(STAGE, aws, RecordingChalice(project), out_dir=project / "dist",
                           env={}, echo=lambda _: None)
-    assert again.stacks == {"emojiboard-prod-data": "unchanged", "emojiboard-prod": "created"}
+    assert again.stacks == {"emojiboard-prod-data": "unchanged", "emojiboard-prod": "created",
+                            "emojiboard-prod-edge": "created"}
     assert ddb.get_item(TableName="emojiboard-prod-counts",
                         Key={"pk": {"S": "C#any#all#ALL"}, "sk": {"S": "tada"}})["Item"]
 
@@ -341,23 +383,47 @@ def test_destroy_asks_first(aws, project):
     result = CliRunner().invoke(main, ["destroy", "--stage", STAGE, "--delete-data"], input="n\n")
     assert result.exit_code == 1  # aborted
     assert "AND the counters (table emojiboard-prod-counts)" in result.output
+    assert "the CloudFront distribution (stack emojiboard-prod-edge)" in result.output
     assert _stack_names(aws.client("cloudformation")) == {"emojiboard-prod-data", "emojiboard-prod"}
 
 
 # ---- the site -----------------------------------------------------------------
 
-def _apply_what_moto_drops(aws, bucket: str) -> None:
-    """Apply the app stack's bucket policy and website configuration, which moto's
-    CloudFormation skips, as they stand in the stack's template."""
-    resources = _template(aws.client("cloudformation"), "emojiboard-prod")["Resources"]
-    document = json.loads(json.dumps(resources["SiteBucketPolicy"]["Properties"]["PolicyDocument"]))
-    for statement in document["Statement"]:
-        statement["Resource"] = statement["Resource"]["Fn::Sub"].replace(
-            "${SiteBucket.Arn}", f"arn:aws:s3:::{bucket}")
-    s3 = aws.client("s3")
+def _resolved(node, names: dict):
+    """`node` with every Fn::Sub resolved from `names` (and its own variables), as
+    CloudFormation would; Refs as `names` says."""
+    if isinstance(node, dict):
+        if "Fn::Sub" in node:
+            text, variables = (node["Fn::Sub"], {}) if isinstance(node["Fn::Sub"], str) \
+                else node["Fn::Sub"]
+            values = {**names, **{k: _resolved(v, names) for k, v in variables.items()}}
+            return re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], text)
+        if "Ref" in node:
+            return names[node["Ref"]]
+        return {k: _resolved(v, names) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolved(v, names) for v in node]
+    return node
+
+
+def _apply_the_public_access_block(aws, bucket: str) -> None:
+    """The app stack's, which moto's CloudFormation skips, as its template has it."""
+    app = _template(aws.client("cloudformation"), "emojiboard-prod")["Resources"]
+    aws.client("s3").put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=app[
+        "SiteBucket"]["Properties"]["PublicAccessBlockConfiguration"])
+
+
+def _apply_the_bucket_policy(aws, bucket: str) -> str:
+    """The edge stack's, which moto's CloudFormation skips, as its template has it;
+    the distribution's ARN the policy names."""
+    cfn, s3 = aws.client("cloudformation"), aws.client("s3")
+    edge = _template(cfn, "emojiboard-prod-edge")["Resources"]
+    distribution = infra.edge_outputs(cfn, STAGE)["DistributionId"]
+    document = _resolved(edge["SiteBucketPolicy"]["Properties"]["PolicyDocument"], {
+        "AWS::Partition": "aws", "AWS::AccountId": "123456789012",
+        "SiteDistribution": distribution})
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(document))
-    index = resources["SiteBucket"]["Properties"]["WebsiteConfiguration"]["IndexDocument"]
-    s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration={"IndexDocument": {"Suffix": index}})
+    return f"arn:aws:cloudfront::123456789012:distribution/{distribution}"
 
 
 def _config_of(html: str) -> dict:
@@ -366,43 +432,91 @@ def _config_of(html: str) -> dict:
     return json.loads(match.group(1))
 
 
-def test_site_upload_serves_every_file_with_its_headers(aws, moto_url, tmp_path):
-    api = f"https://abc123.execute-api.{REGION}.amazonaws.com/api"
-    ws = f"wss://def456.execute-api.{REGION}.amazonaws.com/api"
-    bucket = infra.provision(aws.client("cloudformation"), STAGE)["SiteBucket"]
-    built = site.build(tmp_path / "site", api_url=api, ws_url=ws, workspace="Acme").parent
+def test_the_site_bucket_is_private_and_serves_every_file_with_its_headers(aws, moto_url,
+                                                                           tmp_path):
+    """Anonymous reads are refused; the files read back with the deploy's credentials
+    carry their Content-Type and Cache-Control, which CloudFront passes on. The edge
+    stack's bucket policy grants CloudFront alone, for this distribution: checked as
+    written, since moto lets an anonymous read through any bucket policy statement that
+    allows the action, whatever its principal and condition (so anonymous reads are
+    tried before it is applied), and only AWS can show CloudFront's signed reads pass."""
+    cfn = aws.client("cloudformation")
+    outputs = infra.provision(cfn, STAGE)
+    bucket = outputs["SiteBucket"]
+    built = site.build(tmp_path / "site", workspace="Acme")
+    infra.provision_edge(cfn, STAGE, REGION, rest_api_id="abc123", websocket_api_id="def456",
+                         bucket=bucket, bucket_domain=outputs["SiteBucketDomain"],
+                         headers=site.security_headers(built.csp))
+    _apply_the_public_access_block(aws, bucket)
     s3 = aws.client("s3")
-    # Private until the stack's bucket policy is in place: moto checks anonymous reads.
-    s3.put_object(Bucket=bucket, Key="probe.txt", Body=b"x")
-    assert requests.get(f"{moto_url}/{bucket}/probe.txt", timeout=10).status_code == 403
-    s3.delete_object(Bucket=bucket, Key="probe.txt")
-    _apply_what_moto_drops(aws, bucket)
-    uploaded = publish.upload(aws.client("s3"), bucket, built)
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True}
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.get_bucket_website(Bucket=bucket)  # no website endpoint
 
-    files = sorted(p.relative_to(built).as_posix() for p in built.rglob("*")
+    site_dir = built.index.parent
+    uploaded = publish.upload(s3, bucket, site_dir)
+    files = sorted(p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*")
                    if p.is_file() and p.name != site.MARKER)
     assert sorted(uploaded) == files and "index.html" in files
-    assert list(uploaded)[-1] == "index.html"  # the page last, after what it names
-    assets = [f for f in files if f != "index.html"]
+    assert list(uploaded)[-1].endswith(".html")  # the pages last, after what they name
+    pages = [f for f in files if f.endswith(".html")]
+    assets = [f for f in files if f not in pages]
     assert assets and all(re.fullmatch(r"[\w-]+\.[0-9a-f]{8}\.(js|css|svg)", f) for f in assets)
     types = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8",
              "svg": "image/svg+xml", "html": "text/html; charset=utf-8"}
     for key in files:
-        # As a browser fetches it: plain HTTP GET of the object, no credentials.
-        response = requests.get(f"{moto_url}/{bucket}/{key}", timeout=10)
-        assert response.status_code == 200, key
-        assert response.content == (built / key).read_bytes()
-        assert response.headers["Content-Type"] == types[key.rsplit(".", 1)[1]]
-        expected = publish.NO_CACHE if key == "index.html" else publish.IMMUTABLE
-        assert response.headers["Cache-Control"] == expected, key
+        # Not to anyone: an anonymous GET of the object is refused.
+        assert requests.get(f"{moto_url}/{bucket}/{key}", timeout=10).status_code == 403, key
+        got = s3.get_object(Bucket=bucket, Key=key)
+        assert got["Body"].read() == (site_dir / key).read_bytes()
+        assert got["ContentType"] == types[key.rsplit(".", 1)[1]]
+        expected = publish.NO_CACHE if key in pages else publish.IMMUTABLE
+        assert got["CacheControl"] == expected, key
     assert publish.NO_CACHE.startswith("no-cache")
     assert publish.IMMUTABLE == "public, max-age=31536000, immutable"
 
-    html = requests.get(f"{moto_url}/{bucket}/index.html", timeout=10).text
-    assert _config_of(html) == {"apiUrl": api, "wsUrl": ws, "title": "Emojiboard",
-                                "workspace": "Acme", "peopleBoards": True}
+    distribution_arn = _apply_the_bucket_policy(aws, bucket)
+    statement, = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert statement["Action"] == "s3:GetObject"
+    assert statement["Resource"] == f"arn:aws:s3:::{bucket}/*"
+    assert statement["Condition"] == {"StringEquals": {"AWS:SourceArn": distribution_arn}}
+
+    html = s3.get_object(Bucket=bucket, Key="index.html")["Body"].read().decode()
+    # The page names no host: it talks to its own origin (/api/..., /ws).
+    assert _config_of(html) == {"title": "Emojiboard", "workspace": "Acme", "peopleBoards": True}
+    assert "execute-api" not in html and "wss://" not in html
     for asset in assets:  # the page (or its import map) names every asset it loads
         assert f"./{asset}" in html, asset
+
+
+def _headers_sent(config: dict) -> dict:
+    """The headers a response headers policy makes CloudFront send, written as CloudFront
+    writes them ("Understand response headers policies", CloudFront Developer Guide);
+    each must override the origin's."""
+    security, sent = config.get("SecurityHeadersConfig", {}), {}
+    assert all(header["Override"] is True for header in security.values())
+    if "ContentSecurityPolicy" in security:
+        sent["Content-Security-Policy"] = security["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    if "StrictTransportSecurity" in security:
+        hsts = security["StrictTransportSecurity"]
+        sent["Strict-Transport-Security"] = "; ".join(
+            [f"max-age={hsts['AccessControlMaxAgeSec']}"]
+            + (["includeSubDomains"] if hsts.get("IncludeSubdomains") else [])
+            + (["preload"] if hsts.get("Preload") else []))
+    if "ContentTypeOptions" in security:
+        sent["X-Content-Type-Options"] = "nosniff"
+    if "ReferrerPolicy" in security:
+        sent["Referrer-Policy"] = security["ReferrerPolicy"]["ReferrerPolicy"]
+    if "FrameOptions" in security:
+        sent["X-Frame-Options"] = security["FrameOptions"]["FrameOption"]
+    assert "XSSProtection" not in security
+    for custom in config.get("CustomHeadersConfig", {}).get("Items", []):
+        assert custom["Override"] is True
+        sent[custom["Header"]] = custom["Value"]
+    return sent
 
 
 def test_headers_for_names():
@@ -415,6 +529,10 @@ def test_headers_for_names():
 
 # ---- the whole deploy -----------------------------------------------------------
 
+SLACK_ENV = {"SLACK_BOT_TOKEN": "xoxb-from-env", "SLACK_CLIENT_ID": "1234.5678",
+             "SLACK_CLIENT_SECRET": "client-s3cret", "SLACK_TEAM_ID": "T0123"}
+
+
 def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
                                                                   moto_updates_stages):
     ssm = aws.client("ssm")
@@ -423,12 +541,23 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
     chalice = RecordingChalice(project)
     lines = []
     result = deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist",
-                           env={"SLACK_BOT_TOKEN": "xoxb-from-env"}, echo=lines.append)
+                           env=SLACK_ENV, echo=lines.append)
 
-    # The first deploy cannot know the WebSocket API's id: a second one passes it.
+    # The first deploy cannot know the WebSocket API's id nor the distribution's
+    # domain: a second chalice deploy, after the edge stack, passes both.
     assert result.chalice_passes == 2
     first, second = chalice.deploys
     assert "WEBSOCKET_API_ID" not in first["environment"]
+    assert "PUBLIC_URL" not in first["environment"]
+    edge = infra.edge_outputs(aws.client("cloudformation"), STAGE)
+    domain = aws.client("cloudfront").get_distribution(Id=edge["DistributionId"])[
+        "Distribution"]["DomainName"]
+    assert edge["PublicURL"] == result.dashboard_url == f"https://{domain}"
+    assert domain.endswith(".cloudfront.net")
+    assert lines.index(f"stack emojiboard-prod-edge: creating ({infra.EDGE_WAIT_NOTE})") \
+        < [i for i, line in enumerate(lines) if line.startswith("chalice deploy")][1]
+    keys = ssm.get_parameter(Name="/emojiboard/prod/session-keys", WithDecryption=True)[
+        "Parameter"]["Value"]
     stream = aws.client("dynamodb").describe_table(
         TableName="emojiboard-prod-counts")["Table"]["LatestStreamArn"]
     queue_url = f"https://sqs.{REGION}.amazonaws.com/123456789012/emojiboard-prod-push"
@@ -442,13 +571,22 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
         "CONNECTIONS_TABLE": "emojiboard-prod-connections",
         "COUNTS_STREAM_ARN": stream, "PUSH_QUEUE_URL": queue_url, "PUSH_QUEUE_ARN": queue_arn,
         "TASKS_QUEUE_URL": tasks_url, "TASKS_QUEUE_ARN": tasks_arn,
-        "SLACK_SIGNING_SECRET": "s3cret", "SLACK_BOT_TOKEN": "xoxb-from-env",
+        "SLACK_SIGNING_SECRET": "s3cret", **SLACK_ENV, "ACCESS": "slack",
+        "SESSION_KEYS": keys, "PUBLIC_URL": result.dashboard_url,
         "WEBSOCKET_API_ID": chalice.api_id}
+    # Secrets and session keys are never shown.
+    assert {k: v for k, v in result.environment.items() if v == "(set)"} == {
+        k: "(set)" for k in ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_CLIENT_ID",
+                             "SLACK_CLIENT_SECRET", "SESSION_KEYS")}
+    shown = "\n".join(lines)
+    assert keys.split(":")[1] not in shown and "client-s3cret" not in shown
+    assert not [line for line in lines if line.startswith("Next:")]  # nothing is missing
     assert "FANOUT_MODE" not in first["environment"]  # one fan-out, no modes
     assert "Dashboards" not in {s["Sid"] for s in first["policy"]["Statement"]}
     statements = {s["Sid"]: s for s in second["policy"]["Statement"]}
     assert statements["Dashboards"]["Resource"] == [
-        f"arn:aws:execute-api:{REGION}:123456789012:{chalice.api_id}/api/POST/@connections/*"]
+        f"arn:aws:execute-api:{REGION}:123456789012:{chalice.api_id}/api/POST/@connections/*",
+        f"arn:aws:execute-api:{REGION}:123456789012:{chalice.api_id}/api/DELETE/@connections/*"]
     assert statements["Tables"]["Resource"] == [
         f"arn:aws:dynamodb:{REGION}:123456789012:table/emojiboard-prod-counts",
         f"arn:aws:dynamodb:{REGION}:123456789012:table/emojiboard-prod-connections"]
@@ -470,15 +608,26 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
 
     bucket = infra.outputs(aws.client("cloudformation"), STAGE)["SiteBucket"]
     html = aws.client("s3").get_object(Bucket=bucket, Key="index.html")["Body"].read().decode()
-    assert _config_of(html)["apiUrl"] == f"https://rest0api1.execute-api.{REGION}.amazonaws.com/api"
-    assert _config_of(html)["wsUrl"] == f"wss://{chalice.api_id}.execute-api.{REGION}.amazonaws.com/api"
+    assert set(_config_of(html)) == {"title", "workspace", "peopleBoards"}  # no URL
+    # The headers policy carries the CSP of exactly the build that was uploaded.
+    assert result.csp and "'sha256-" in result.csp
+    policy_config = _template(aws.client("cloudformation"), "emojiboard-prod-edge")[
+        "Resources"]["SecurityHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
+    assert _headers_sent(policy_config) == site.security_headers(result.csp)
 
+    # Slack's Request URL stays on API Gateway; Sign in with Slack returns to the
+    # distribution. The one https URL people open is the distribution's.
     request_url = f"https://rest0api1.execute-api.{REGION}.amazonaws.com/api/slack/events"
     assert result.request_url == request_url
-    assert f"Slack Request URL: {request_url}" in lines
-    assert f"Dashboard:         {result.dashboard_url}" in lines
+    assert result.redirect_url == f"{result.dashboard_url}/auth/callback"
+    assert f"Slack Request URL:  {request_url}" in lines
+    assert f"Slack redirect URL: {result.redirect_url}" in lines
+    assert f"Dashboard:          {result.dashboard_url}" in lines
     written = json.loads(result.manifest_path.read_text())
-    assert written == manifest.manifest(request_url)
+    assert written == manifest.manifest(request_url, result.redirect_url)
+    assert written["oauth_config"]["redirect_urls"] == [f"https://{domain}/auth/callback"]
+    assert written["oauth_config"]["scopes"]["user"] == ["openid", "profile"] \
+        == signin.SCOPES.split()
     assert written["settings"]["event_subscriptions"] == {
         "request_url": request_url,
         "bot_events": ["reaction_added", "reaction_removed", "emoji_changed", "user_change",
@@ -495,11 +644,21 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
     assert len(moto_updates_stages) == 1
     assert "WebSocket stage api: throttled to 100 messages/s, bursts of 200" in lines
 
-    # The id is known from now on: one chalice deploy, and nothing else changes.
-    again = deploy.deploy(STAGE, aws, RecordingChalice(project), out_dir=project / "dist",
-                          env={"SLACK_BOT_TOKEN": "xoxb-from-env"}, echo=lines.append)
+    # The id and the public URL are known from now on: one chalice deploy, with both
+    # from its start, and nothing else changes (the edge stack included: no event).
+    cfn = aws.client("cloudformation")
+    edge_events = len(cfn.describe_stack_events(StackName="emojiboard-prod-edge")["StackEvents"])
+    again_chalice = RecordingChalice(project)
+    again = deploy.deploy(STAGE, aws, again_chalice, out_dir=project / "dist",
+                          env=SLACK_ENV, echo=lines.append)
     assert again.chalice_passes == 1
+    only, = again_chalice.deploys
+    assert only["environment"] == second["environment"]  # the same session keys too
     assert set(again.stacks.values()) == {"unchanged"}
+    assert set(again.stacks) == {"emojiboard-prod-data", "emojiboard-prod", "emojiboard-prod-edge"}
+    assert len(cfn.describe_stack_events(StackName="emojiboard-prod-edge")["StackEvents"]) \
+        == edge_events
+    assert again.dashboard_url == result.dashboard_url
     assert _tasks(aws) == [{"task": "join_all"}]  # a sweep again: it joins what is new
     assert len(moto_updates_stages) == 1  # the throttling too: no second UpdateStage
     assert v2.get_stage(ApiId=chalice.api_id, StageName="api")["DefaultRouteSettings"] == settings
@@ -509,8 +668,15 @@ def test_deploy_says_what_is_missing_for_slack(aws, project):
     lines = []
     result = deploy.deploy(STAGE, aws, RecordingChalice(project), out_dir=project / "dist",
                            env={}, echo=lines.append)
-    assert any("SLACK_SIGNING_SECRET" in line and "/emojiboard/prod/slack-signing-secret" in line
-               and line.startswith("Next:") for line in lines)
+    # ACCESS=slack (the default) and nothing for Sign in with Slack: the line says what
+    # to set, and where, as for the signing secret.
+    line, = [line for line in lines if line.startswith("Next:")]
+    for variable in ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_CLIENT_ID",
+                     "SLACK_CLIENT_SECRET", "SLACK_TEAM_ID"):
+        assert variable in line and deploy.ssm_name(STAGE, variable) in line, variable
+    assert "/emojiboard/prod/slack-signing-secret" in line
+    assert "Sign in with Slack (ACCESS=slack, the default) needs SLACK_CLIENT_ID, " \
+           "SLACK_CLIENT_SECRET, SLACK_TEAM_ID" in line
     # Not installed yet (no bot token): nothing to join with, the next deploy queues it.
     assert not result.join_all_queued and _tasks(aws) == []
     assert any(line.startswith("public channels not joined yet: no SLACK_BOT_TOKEN")
@@ -536,6 +702,7 @@ def test_a_malformed_join_public_channels_stops_before_chalice(aws, project):
         deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist",
                       env={"JOIN_PUBLIC_CHANNELS": "sometimes"}, echo=lambda _: None)
     assert chalice.deploys == []
+    assert _stack_names(aws.client("cloudformation")) == set()  # nothing created at all
 
 
 def test_deploy_warns_when_joining_cannot_be_queued(aws, project, monkeypatch):
@@ -561,7 +728,7 @@ def test_deploy_warns_when_joining_cannot_be_queued(aws, project, monkeypatch):
     assert stubbers and not result.join_all_queued
     warning, = [line for line in lines if line.startswith("warning:")]
     assert "could not queue joining every public channel" in warning and "AccessDenied" in warning
-    assert f"Slack Request URL: {result.request_url}" in lines  # the deploy went on
+    assert f"Slack Request URL:  {result.request_url}" in lines  # the deploy went on
 
 
 def test_queue_join_all_sends_exactly_the_join_all_task():
@@ -580,9 +747,254 @@ def test_queue_join_all_sends_exactly_the_join_all_task():
     assert len(sent) == 1 and len(lines) == 3
 
 
-def test_manifest_needs_an_https_request_url():
-    with pytest.raises(ValueError):
-        manifest.manifest("http://127.0.0.1:8000/slack/events")
+def test_manifest_needs_https_urls():
+    with pytest.raises(ValueError, match="Request URL"):
+        manifest.manifest("http://127.0.0.1:8000/slack/events", "https://d1.cloudfront.net/auth/callback")
+    with pytest.raises(ValueError, match="redirect URL"):
+        manifest.manifest("https://a.example/api/slack/events", "http://127.0.0.1:8000/auth/callback")
+
+
+# ---- the edge: one HTTPS origin --------------------------------------------------------
+
+def _deployed_edge(aws, project, env=None, **kwargs):
+    lines = []
+    result = deploy.deploy(STAGE, aws, RecordingChalice(project), out_dir=project / "dist",
+                           env=dict(SLACK_ENV) if env is None else env, echo=lines.append,
+                           **kwargs)
+    return result, lines
+
+
+def test_the_edge_stack_puts_site_api_and_websocket_on_one_https_origin(aws, project, tmp_path,
+                                                                         moto_serves_cloudfront):
+    result, _ = _deployed_edge(aws, project)
+    cfn, cloudfront = aws.client("cloudformation"), aws.client("cloudfront")
+    outputs = infra.outputs(cfn, STAGE)
+    edge = infra.edge_outputs(cfn, STAGE)
+    api_id = deploy.Deployed.recorded(project, STAGE).websocket_api_id
+
+    # What moto's CloudFront serves: the distribution, as the CloudFront API reads it.
+    config = cloudfront.get_distribution_config(Id=edge["DistributionId"])["DistributionConfig"]
+    assert config["Enabled"] is True and config["DefaultRootObject"] == "index.html"
+    origins = {o["Id"]: o for o in config["Origins"]["Items"]}
+    assert origins["site"]["DomainName"] == outputs["SiteBucketDomain"] \
+        == f"{outputs['SiteBucket']}.s3.{REGION}.amazonaws.com"  # the bucket, not a website
+    assert origins["api"]["DomainName"] == f"rest0api1.execute-api.{REGION}.amazonaws.com"
+    assert origins["api"]["OriginPath"] == "/api"  # Chalice's stage
+    assert origins["websocket"]["DomainName"] == f"{api_id}.execute-api.{REGION}.amazonaws.com"
+    assert origins["websocket"]["OriginPath"] == ""  # the function rewrites the path
+    for origin in ("api", "websocket"):
+        assert origins[origin]["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    headers_policy, = moto_serves_cloudfront  # the one response headers policy
+    default = config["DefaultCacheBehavior"]
+    assert default["TargetOriginId"] == "site"
+    assert default["CachePolicyId"] == infra.CACHING_OPTIMIZED == "658327ea-f89d-4fab-a63d-7e88639e58f6"
+    behaviours = {b["PathPattern"]: b for b in config["CacheBehaviors"]["Items"]}
+    assert list(behaviours) == ["/api/*", "/auth/*", "/slack/*", "/ws"]
+    for path, behaviour in behaviours.items():
+        assert behaviour["TargetOriginId"] == ("websocket" if path == "/ws" else "api")
+        # Managed CachingDisabled, managed AllViewerExceptHostHeader (AWS's ids).
+        assert behaviour["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+        assert behaviour["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+        if path != "/ws":
+            assert set(behaviour["AllowedMethods"]["Items"]) == {
+                "GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
+    for behaviour in [default, *behaviours.values()]:
+        assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"  # HTTPS only
+        assert behaviour["ResponseHeadersPolicyId"] == headers_policy  # on every behaviour
+    control, = cloudfront.list_origin_access_controls()["OriginAccessControlList"]["Items"]
+    assert (control["OriginAccessControlOriginType"], control["SigningBehavior"],
+            control["SigningProtocol"]) == ("s3", "always", "sigv4")
+    function, = cloudfront.list_functions()["FunctionList"]["Items"]
+    assert function["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    assert function["FunctionMetadata"]["Stage"] == "LIVE"  # published
+
+    # What moto's distribution drops, in the template the stack holds.
+    template = _template(cfn, "emojiboard-prod-edge")
+    resources = template["Resources"]
+    distribution = resources["SiteDistribution"]["Properties"]["DistributionConfig"]
+    site_origin, = [o for o in distribution["Origins"] if o["Id"] == "site"]
+    assert site_origin["OriginAccessControlId"] == {"Fn::GetAtt": ["SiteOriginAccessControl", "Id"]}
+    assert site_origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # OAC, not OAI
+    ws, = [b for b in distribution["CacheBehaviors"] if b["PathPattern"] == "/ws"]
+    assert ws["FunctionAssociations"] == [{"EventType": "viewer-request", "FunctionARN": {
+        "Fn::GetAtt": ["WebSocketPathFunction", "FunctionARN"]}}]
+    assert resources["SecurityHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"] \
+        == moto_serves_cloudfront[headers_policy]
+    assert _headers_sent(moto_serves_cloudfront[headers_policy]) \
+        == site.security_headers(result.csp) == {
+            "Content-Security-Policy": result.csp,
+            "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+            "X-Frame-Options": "DENY"}
+    statement, = resources["SiteBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert _resolved(statement, {"AWS::Partition": "aws", "AWS::AccountId": "123456789012",
+                                 "SiteDistribution": edge["DistributionId"]}) == {
+        "Sid": "CloudFrontReadsTheSite", "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{outputs['SiteBucket']}/*",
+        "Condition": {"StringEquals": {"AWS:SourceArn": cloudfront.get_distribution(
+            Id=edge["DistributionId"])["Distribution"]["ARN"]}}}
+    assert template["Outputs"]["PublicURL"] == {
+        "Value": {"Fn::Sub": "https://${SiteDistribution.DomainName}"}}
+    # The stored template against AWS's own resource schemas.
+    path = tmp_path / "edge.json"
+    path.write_text(json.dumps(template, indent=1))
+    cfn_lint(path)
+
+
+def test_the_websocket_function_sends_ws_to_the_stage_path(tmp_path):
+    """The function's code, run by Node (CloudFront Functions' JavaScript 2.0 runtime is
+    not Node, but this code uses nothing either lacks): /ws, with or without a query,
+    becomes the stage path API Gateway accepts; the querystring is untouched."""
+    code = infra.websocket_function_code("api")
+    script = tmp_path / "run.mjs"
+    script.write_text(code + """
+const event = {request: {method: "GET", uri: "/ws", querystring: {screen: {value: "x"}},
+                         headers: {"sec-websocket-key": {value: "k"}}}};
+const out = await handler(event);
+console.log(JSON.stringify(out));
+""")
+    done = subprocess.run(["node", str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"method": "GET", "uri": "/api",
+                                       "querystring": {"screen": {"value": "x"}},
+                                       "headers": {"sec-websocket-key": {"value": "k"}}}
+    assert infra.stage_setting(STAGE, "api_gateway_stage") == "api"
+
+
+def test_a_new_csp_updates_the_headers_policy_and_keeps_the_url(aws, project, monkeypatch,
+                                                               moto_serves_cloudfront):
+    first, _ = _deployed_edge(aws, project)
+    real_build = site.build
+
+    def build_with_another_csp(*args, **kwargs):
+        built = real_build(*args, **kwargs)
+        return built._replace(csp=built.csp + "; upgrade-insecure-requests")
+
+    monkeypatch.setattr(site, "build", build_with_another_csp)
+    second, lines = _deployed_edge(aws, project)
+    assert second.stacks["emojiboard-prod-edge"] == "updated"
+    assert f"stack emojiboard-prod-edge: updating ({infra.EDGE_WAIT_NOTE})" in lines
+    assert second.chalice_passes == 1 and second.dashboard_url == first.dashboard_url
+    policy_config, = moto_serves_cloudfront.values()
+    assert _headers_sent(policy_config)["Content-Security-Policy"] == second.csp \
+        == first.csp + "; upgrade-insecure-requests"
+
+
+def test_a_csp_over_cloudfronts_quota_stops_the_deploy_first(aws, project, monkeypatch):
+    assert infra.CSP_QUOTA == 1783
+    chalice = RecordingChalice(project)
+    monkeypatch.setattr(site, "security_headers",
+                        lambda csp: {"Content-Security-Policy": "default-src 'self'" + " x" * 900})
+    with pytest.raises(deploy.DeployError, match=r"Content-Security-Policy is 1818 characters, "
+                                                 r"and CloudFront takes at most 1783"):
+        deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist", env={}, echo=lambda _: None)
+    assert chalice.deploys == [] and _stack_names(aws.client("cloudformation")) == set()
+
+
+@pytest.mark.parametrize("headers, problem", [
+    ({"X-Content-Type-Options": "sniff"}, "nosniff only"),
+    ({"Referrer-Policy": "never"}, "Referrer-Policy: never"),
+    ({"X-Frame-Options": "ALLOW-FROM x"}, "X-Frame-Options"),
+    ({"Strict-Transport-Security": "max-age=abc"}, "Strict-Transport-Security")])
+def test_headers_cloudfront_cannot_send_are_refused(headers, problem):
+    with pytest.raises(ValueError, match=problem):
+        infra.response_headers_config(headers)
+    # Any other header goes out as a custom header.
+    assert infra.response_headers_config({"Permissions-Policy": "camera=()"}) == {
+        "SecurityHeadersConfig": {}, "CustomHeadersConfig": {"Items": [
+            {"Header": "Permissions-Policy", "Value": "camera=()", "Override": True}]}}
+
+
+# ---- access, session keys ---------------------------------------------------------------
+
+def test_access_public_warns_loudly_and_needs_no_sign_in(aws, project):
+    result, lines = _deployed_edge(aws, project, env={"ACCESS": "public"})
+    warning = "WARNING: ACCESS=public: anyone with the URL sees the workspace's reactions"
+    assert [line for line in lines if line.startswith(warning)] and lines[-1].startswith(warning)
+    assert result.environment["ACCESS"] == "public"
+    next_line, = [line for line in lines if line.startswith("Next:")]
+    assert "SLACK_CLIENT_ID" not in next_line and "SLACK_TEAM_ID" not in next_line
+
+
+def test_an_unknown_access_stops_before_anything(aws, project):
+    chalice = RecordingChalice(project)
+    aws.client("ssm").put_parameter(Name="/emojiboard/prod/access", Value="everyone",
+                                    Type="String")
+    with pytest.raises(deploy.DeployError, match="ACCESS must be slack or public, not "
+                                                 "'everyone'.*/emojiboard/prod/access"):
+        deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist", env={}, echo=lambda _: None)
+    assert chalice.deploys == [] and _stack_names(aws.client("cloudformation")) == set()
+
+
+def test_session_keys_are_made_once_kept_in_ssm_and_rotated(aws, project):
+    ssm = aws.client("ssm")
+    first, lines = _deployed_edge(aws, project)
+    name = "/emojiboard/prod/session-keys"
+    parameter = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    assert parameter["Type"] == "SecureString"
+    made = parameter["Value"]
+    assert re.fullmatch(r"[0-9a-f]{8}:[A-Za-z0-9_-]{43}", made)  # kid:32 bytes, base64url
+    assert len(sessions.Keyring.parse(made)._keys) == 1
+    assert f"session keys: made one, kept in SSM parameter {name} (SecureString)" in lines
+    assert made.split(":")[1] not in "\n".join(lines)
+    _deployed_edge(aws, project)
+    assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == made
+
+    # Rotation: the new key first, the previous one kept to verify; two rotations on,
+    # the first key is gone (its sessions end).
+    new, kept = deploy.rotate_session_keys(ssm, STAGE)
+    once = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    assert once["Type"] == "SecureString"
+    assert [k.split(":")[0] for k in once["Value"].split(",")] == [new, made.split(":")[0]]
+    assert kept == made.split(":")[0] and once["Value"].endswith("," + made)
+    new2, kept2 = deploy.rotate_session_keys(ssm, STAGE)
+    twice = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    assert [k.split(":")[0] for k in twice.split(",")] == [new2, new] and kept2 == new
+    assert made not in twice
+    # A session signed by the first key is refused now; one by the second still passes.
+    claims = sessions.Claims("person", "s1", "U1", "Ann", "T0123", 2_000_000_000)
+    by_first = sessions.Keyring.parse(made).sign(claims)
+    by_second = sessions.Keyring.parse(once["Value"]).sign(claims)
+    keyring = sessions.Keyring.parse(twice)
+    assert keyring.verify(by_second, "T0123", 1_900_000_000) == claims
+    with pytest.raises(sessions.Invalid):
+        keyring.verify(by_first, "T0123", 1_900_000_000)
+    # The next deploy hands the functions the rotated keys.
+    chalice = RecordingChalice(project)
+    deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist", env=SLACK_ENV,
+                  echo=lambda _: None)
+    assert chalice.deploys[-1]["environment"]["SESSION_KEYS"] == twice
+
+
+def test_session_keys_rotate_command(aws):
+    from click.testing import CliRunner
+    from devkit.cli import main
+    runner = CliRunner()
+    first = runner.invoke(main, ["session-keys", "rotate", "--stage", STAGE, "--region", REGION])
+    assert first.exit_code == 0, first.output
+    value = aws.client("ssm").get_parameter(Name="/emojiboard/prod/session-keys",
+                                            WithDecryption=True)["Parameter"]["Value"]
+    kid, secret = value.split(":")
+    assert first.output.splitlines() == [
+        f"/emojiboard/prod/session-keys: new key {kid} signs from the next deploy (there was "
+        "no usable key before); any older key is gone.",
+        f"Next: make deploy STAGE=prod REGION={REGION}"]
+    second = runner.invoke(main, ["session-keys", "rotate", "--stage", STAGE, "--region", REGION])
+    assert second.exit_code == 0, second.output
+    assert f"; key {kid} still verifies the sessions it signed" in second.output
+    assert secret not in first.output + second.output  # ids only, never keys
+    # A value no deploy could use is replaced, not kept (a deploy stops on it, naming it).
+    ssm = aws.client("ssm")
+    ssm.put_parameter(Name="/emojiboard/prod/session-keys", Value="nonsense", Type="SecureString",
+                      Overwrite=True)
+    with pytest.raises(deploy.DeployError, match="/emojiboard/prod/session-keys: SESSION_KEYS "
+                                                 "must be kid:secret pairs"):
+        deploy.session_keys(ssm, STAGE)
+    assert deploy.rotate_session_keys(ssm, STAGE)[1] is None
+    fresh = ssm.get_parameter(Name="/emojiboard/prod/session-keys",
+                              WithDecryption=True)["Parameter"]["Value"]
+    assert "," not in fresh and len(sessions.Keyring.parse(fresh)._keys) == 1
 
 
 # ---- chalice deploy itself, against moto -------------------------------------------
@@ -701,9 +1113,23 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
 
     expected_policy = policy.render(deploy.policy_values(
         stage, REGION, "123456789012", "aws", infra.table_names(stage), api_id))
+    keys = aws.client("ssm").get_parameter(Name=f"/emojiboard/{stage}/session-keys",
+                                           WithDecryption=True)["Parameter"]["Value"]
+    # The distribution in front of the APIs Chalice created: their ids, read back
+    # through moto's CloudFront API.
+    edge = infra.edge_outputs(aws.client("cloudformation"), stage)
+    origins = {o["Id"]: o for o in aws.client("cloudfront").get_distribution_config(
+        Id=edge["DistributionId"])["DistributionConfig"]["Origins"]["Items"]}
+    rest_id = aws.client("apigateway").get_rest_apis()["items"][0]["id"]
+    assert origins["api"]["DomainName"] == f"{rest_id}.execute-api.{REGION}.amazonaws.com"
+    assert origins["websocket"]["DomainName"] == f"{api_id}.execute-api.{REGION}.amazonaws.com"
+    assert result.request_url == f"https://{rest_id}.execute-api.{REGION}.amazonaws.com/api/slack/events"
     for name, function in functions.items():
         env = function["Environment"]["Variables"]
         assert env["WEBSOCKET_API_ID"] == api_id and env["WEBSOCKET_STAGE"] == "api"
+        assert env["PUBLIC_URL"] == result.dashboard_url == edge["PublicURL"]
+        assert env["ACCESS"] == "slack" and env["SESSION_KEYS"] == keys
+        sessions.Keyring.parse(env["SESSION_KEYS"])  # what the functions will parse
         assert env["COUNTS_TABLE"] == f"{prefix}-counts"
         assert env["COUNTS_STREAM_ARN"] == stream
         assert env["PUSH_QUEUE_URL"] == outputs["PushQueueUrl"]
@@ -727,6 +1153,7 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
     again = deploy.deploy(stage, aws, chalice, out_dir=project / "dist", env={
         "SLACK_SIGNING_SECRET": "s3cret", "SLACK_BOT_TOKEN": "xoxb-1"}, echo=lambda _: None)
     assert again.chalice_passes == 1
+    assert again.stacks[f"{prefix}-edge"] == "unchanged"
     assert deploy.Deployed.recorded(project, stage).websocket_api_id == api_id
     # Updated in place: the same three event source mappings, no second of any.
     assert {m["UUID"] for m in lam.list_event_source_mappings()["EventSourceMappings"]} \
@@ -742,6 +1169,8 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
     assert lam.list_event_source_mappings()["EventSourceMappings"] == []
     assert _tables(aws) == {f"{prefix}-counts"}
     assert _queues(aws) == set()
+    assert aws.client("cloudfront").list_distributions()["DistributionList"]["Quantity"] == 0
+    assert _stack_names(aws.client("cloudformation")) == {f"{prefix}-data"}
 
 
 # ---- one CloudFormation template --------------------------------------------------
@@ -807,6 +1236,34 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
     assert resources["CountsTable"]["DeletionPolicy"] == "Retain"
     assert {"ConnectionsTable", "SiteBucket", "SiteBucketPolicy", "WebsocketAPI", "RestAPI"} \
         <= set(resources)
+    # The edge, in front of Chalice's own APIs (Refs), with the headers of the site
+    # built beside the template.
+    built = template_path.parent / "site"
+    assert (built / "index.html").is_file()
+    assert {"SiteDistribution", "SiteOriginAccessControl", "SecurityHeadersPolicy",
+            "WebSocketPathFunction"} <= set(resources)
+    origins = {o["Id"]: o for o in resources["SiteDistribution"]["Properties"][
+        "DistributionConfig"]["Origins"]}
+    assert origins["api"]["DomainName"] == {"Fn::Sub": [
+        "${Id}.execute-api.${AWS::Region}.${AWS::URLSuffix}", {"Id": {"Ref": "RestAPI"}}]}
+    assert origins["websocket"]["DomainName"]["Fn::Sub"][1] == {"Id": {"Ref": "WebsocketAPI"}}
+    assert origins["site"]["DomainName"] == {"Fn::GetAtt": ["SiteBucket", "RegionalDomainName"]}
+    assert resources["SiteBucketPolicy"]["Properties"]["Bucket"] == {"Ref": "SiteBucket"}
+    policy_config = resources["SecurityHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
+    csp = _headers_sent(policy_config)["Content-Security-Policy"]
+    assert "'sha256-" in csp
+    assert _headers_sent(policy_config) == site.security_headers(csp)
+    assert csp == site.build(tmp_path / "again").csp  # the same files, the same CSP
+    # The Lambda bundle has PyJWT and cryptography, the latter a wheel Lambda's
+    # python3.11 (glibc 2.26) can load: manylinux2014 (glibc 2.17), cp311 abi3.
+    import zipfile
+    bundle = zipfile.ZipFile(template_path.parent / "deployment.zip")
+    names = set(bundle.namelist())
+    assert "jwt/__init__.py" in names and "cryptography/hazmat/bindings/_rust.abi3.so" in names
+    wheel, = [n for n in names if re.fullmatch(r"cryptography-[\d.]+\.dist-info/WHEEL", n)]
+    tags = re.findall(r"^Tag: (\S+)$", bundle.read(wheel).decode(), re.M)
+    glibc = [tuple(map(int, m)) for t in tags for m in re.findall(r"manylinux_(\d+)_(\d+)_x86_64", t)]
+    assert tags and all(t.startswith("cp311-abi3-") for t in tags) and max(glibc) <= (2, 26), tags
     # The queues, as the app stack has them.
     assert resources["PushQueue"] == infra.push_queue_resource(STAGE)
     assert resources["PushQueue"]["Properties"]["VisibilityTimeout"] == 90
@@ -875,7 +1332,24 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
     assert template["Parameters"]["JoinPublicChannels"] == {
         "Type": "String", "Default": "",
         "Description": "on or off: join every public channel (empty: on)"}
-    assert "SlackRequestURL" in template["Outputs"] and "DashboardURL" in template["Outputs"]
+    secrets = {name for name, parameter in template["Parameters"].items() if parameter.get("NoEcho")}
+    assert secrets == {"SlackSigningSecret", "SlackBotToken", "SlackClientId",
+                       "SlackClientSecret", "SessionKeys"}
+    assert template["Parameters"]["Access"]["AllowedValues"] == ["", "slack", "public"]
+    for name, function in functions.items():
+        env = function["Properties"]["Environment"]["Variables"]
+        assert {k: env[k] for k in ("ACCESS", "PUBLIC_URL", "SESSION_KEYS")} == {
+            "ACCESS": {"Ref": "Access"}, "PUBLIC_URL": {"Ref": "PublicUrl"},
+            "SESSION_KEYS": {"Ref": "SessionKeys"}}, name
+        assert {k: env[k] for k in ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "DASHBOARD_ADMINS")} \
+            == {"SLACK_CLIENT_ID": {"Ref": "SlackClientId"},
+                "SLACK_CLIENT_SECRET": {"Ref": "SlackClientSecret"},
+                "DASHBOARD_ADMINS": {"Ref": "DashboardAdmins"}}
+    assert template["Outputs"]["DashboardURL"] == {
+        "Value": {"Fn::Sub": "https://${SiteDistribution.DomainName}"}}
+    assert template["Outputs"]["SlackRedirectURL"] == {
+        "Value": {"Fn::Sub": "https://${SiteDistribution.DomainName}/auth/callback"}}
+    assert "SlackRequestURL" in template["Outputs"] and "SiteBucket" in template["Outputs"]
 
 
 def _capabilities(text):
@@ -1002,8 +1476,7 @@ def test_site_upload_command(aws, tmp_path):
     from devkit.cli import main
     bucket = infra.provision(aws.client("cloudformation"), STAGE)["SiteBucket"]
     runner = CliRunner()
-    built = runner.invoke(main, ["site", "build", "--api-url", "https://a.example/api",
-                                 "--ws-url", "wss://b.example/api", "--out", str(tmp_path / "s")])
+    built = runner.invoke(main, ["site", "build", "--out", str(tmp_path / "s")])
     assert built.exit_code == 0, built.output
     result = runner.invoke(main, ["site", "upload", "--dir", str(tmp_path / "s"),
                                   "--bucket", bucket])

@@ -46,7 +46,8 @@ def test_what_is_found_today():
     found = policy.calls()
     assert {"GetItem", "Query", "TransactWriteItems", "TransactGetItems", "DeleteItem",
             "PutItem"} <= found["dynamodb"]
-    assert found["apigatewaymanagementapi"] == {"PostToConnection"}
+    # Pushes, and closing the sockets of a revoked screen link (chalicelib/access.py).
+    assert found["apigatewaymanagementapi"] == {"PostToConnection", "DeleteConnection"}
     # The stream handler queues shards; the Slack route and the tasks queue tasks.
     assert found["sqs"] == {"SendMessageBatch", "SendMessage"}
     assert {"Put", "Update"} <= found["_transact_items"]
@@ -89,8 +90,7 @@ def test_a_new_call_fails_until_the_policy_has_it(tmp_path):
         "sqs:DeleteMessage", "sqs:PurgeQueue"}
     assert required["sqs:DeleteMessage"] == {"DeleteMessageBatch"}
     assert set(required) - policy.granted_actions() == {
-        "dynamodb:Scan", "dynamodb:ListTables", "execute-api:ManageConnections:DELETE",
-        "sqs:PurgeQueue"}
+        "dynamodb:Scan", "dynamodb:ListTables", "sqs:PurgeQueue"}
     assert policy.clients_built(package) == {"sns"}
 
 
@@ -145,9 +145,14 @@ def test_resources_are_exactly_this_stage_s_tables_queue_and_websocket_api():
     assert statements["Tables"]["Resource"] == [
         f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/emojiboard-prod-counts",
         f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/emojiboard-prod-connections"]
+    # PostToConnection pushes; DeleteConnection closes a revoked screen's sockets.
+    # GetConnection is not granted: nothing calls it.
     assert statements["Dashboards"]["Action"] == ["execute-api:ManageConnections"]
     assert statements["Dashboards"]["Resource"] == [
-        f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API}/api/POST/@connections/*"]
+        f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API}/api/POST/@connections/*",
+        f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API}/api/DELETE/@connections/*"]
+    assert {a for a in policy.granted_actions() if a.startswith("execute-api:")} == {
+        "execute-api:ManageConnections:POST", "execute-api:ManageConnections:DELETE"}
     assert set(statements["Logs"]["Action"]) == LOGS
     for resource in statements["Logs"]["Resource"]:
         assert resource.startswith(
@@ -202,7 +207,8 @@ def test_the_committed_policy_is_scoped_to_the_stage_s_tables():
     assert statements["CountsStream"]["Resource"] == [
         "arn:aws:dynamodb:*:*:table/emojiboard-dev-counts/stream/*"]
     assert statements["Dashboards"]["Resource"] == [
-        "arn:aws:execute-api:*:*:*/api/POST/@connections/*"]
+        "arn:aws:execute-api:*:*:*/api/POST/@connections/*",
+        "arn:aws:execute-api:*:*:*/api/DELETE/@connections/*"]
     for sid in QUEUE_SIDS["PushQueue"]:
         assert statements[sid]["Resource"] == ["arn:aws:sqs:*:*:emojiboard-dev-push"]
     for sid in QUEUE_SIDS["TasksQueue"]:
