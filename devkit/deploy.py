@@ -325,7 +325,8 @@ def _deploy(stage, session, chalice, out_dir, title, workspace, env, echo, site_
     account = caller_account(session)
     cfn, s3, ssm = session.client("cloudformation"), session.client("s3"), session.client("ssm")
     # The edge stack of an earlier deploy knows the public URL before Chalice runs.
-    public_url = infra.edge_outputs(cfn, stage).get("PublicURL")
+    edge_before = infra.edge_outputs(cfn, stage)
+    public_url = edge_before.get("PublicURL")
 
     # 0. What would fail the functions, or the edge, stops the deploy before it changes
     # anything: the settings, and the site's security headers (its CSP within CloudFront's
@@ -343,7 +344,8 @@ def _deploy(stage, session, chalice, out_dir, title, workspace, env, echo, site_
     if access == "public":
         echo(PUBLIC_WARNING)
     built = site.build(site_dir, title=title, workspace=workspace, people_boards=people_boards)
-    headers = site.security_headers(built.csp)
+    headers = site.security_headers(
+        site.with_earlier_scripts(built.csp, edge_before.get("ContentSecurityPolicy")))
     try:
         infra.response_headers_config(headers)
     except ValueError as error:
@@ -414,7 +416,7 @@ def _deploy(stage, session, chalice, out_dir, title, workspace, env, echo, site_
                     chalice_passes=passes,
                     environment={k: ("(set)" if k in HIDDEN else v)
                                  for k, v in environment.items()},
-                    join_all_queued=joining, csp=built.csp)
+                    join_all_queued=joining, csp=headers["Content-Security-Policy"])
     echo("")
     echo(f"Dashboard:          {result.dashboard_url}")
     echo(f"Slack Request URL:  {result.request_url}")

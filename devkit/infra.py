@@ -524,7 +524,10 @@ def edge_template(stage: str, region: str, *, rest_api_id: str, websocket_api_id
         "Resources": edge_resources(stage, names=f"{APP_NAME}-{stage}-{region}",
                                     rest_api_id=rest_api_id, websocket_api_id=websocket_api_id,
                                     bucket=bucket, bucket_domain=bucket_domain, headers=headers),
-        "Outputs": dict(EDGE_OUTPUTS),
+        # The CSP as sent, so the next deploy can keep this build's scripts allowed while
+        # its own pages reach the edges (site.with_earlier_scripts).
+        "Outputs": {**EDGE_OUTPUTS, "ContentSecurityPolicy": {
+            "Value": headers.get("Content-Security-Policy", "")}},
     }
 
 

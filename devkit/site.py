@@ -16,7 +16,7 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
-from typing import Dict, NamedTuple, Optional, Union
+from typing import Dict, List, NamedTuple, Optional, Union
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -66,6 +66,25 @@ def _csp(importmap: str) -> str:
         "form-action 'self'",
         "frame-ancestors 'none'",
     ])
+
+
+def with_earlier_scripts(csp: str, earlier: Optional[str]) -> str:
+    """`csp`, whose scripts also allow the import map of the build deployed before it
+    (its own first hash in `earlier`). A deploy changes the pages and the header apart
+    (S3, then CloudFront's edges, minutes apart): for that while, a new page under the
+    old header, or an old page under the new one, still starts. Only one build back, so
+    the list never grows."""
+    def hashes(policy: str) -> List[str]:
+        for directive in policy.split(";"):
+            words = directive.split()
+            if words[:1] == ["script-src"]:
+                return [v for v in words[1:] if v.startswith("'sha256-")]
+        return []
+    previous = hashes(earlier or "")[:1]
+    if not previous or previous[0] in hashes(csp):
+        return csp
+    return "; ".join(f"{d.strip()} {previous[0]}" if d.split()[0] == "script-src" else d.strip()
+                     for d in csp.split(";"))
 
 
 def security_headers(csp: str) -> Dict[str, str]:

@@ -881,6 +881,26 @@ def test_a_new_csp_updates_the_headers_policy_and_keeps_the_url(aws, project, mo
         == first.csp + "; upgrade-insecure-requests"
 
 
+def test_a_deploy_of_other_pages_keeps_the_last_build_s_scripts_allowed(
+        aws, project, monkeypatch, moto_serves_cloudfront):
+    """The pages (S3) and the header (CloudFront's edges) change minutes apart: the new
+    header also allows the import map of the build before, and only that one."""
+    first, _ = _deployed_edge(aws, project)
+    old_hash, = re.findall(r"'sha256-[^']+'", first.csp)
+    real_build = site.build
+
+    def build_of_other_assets(*args, **kwargs):
+        built = real_build(*args, **kwargs)
+        return built._replace(csp=built.csp.replace(old_hash, "'sha256-NEWBUILD='"))
+
+    monkeypatch.setattr(site, "build", build_of_other_assets)
+    second, _ = _deployed_edge(aws, project)
+    policy_config, = moto_serves_cloudfront.values()
+    sent = _headers_sent(policy_config)["Content-Security-Policy"]
+    assert sent == second.csp
+    assert re.findall(r"'sha256-[^']+'", sent) == ["'sha256-NEWBUILD='", old_hash]
+
+
 def test_a_csp_over_cloudfronts_quota_stops_the_deploy_first(aws, project, monkeypatch):
     assert infra.CSP_QUOTA == 1783
     chalice = RecordingChalice(project)

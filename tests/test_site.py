@@ -136,3 +136,22 @@ def test_rebuilds_in_place_but_never_wipes_a_foreign_directory(tmp_path):
 def test_a_bad_people_boards_value_is_a_clear_error(tmp_path):
     with pytest.raises(site.SiteError, match="--people-boards must be on or off"):
         site.build(tmp_path / "out", people_boards="maybe")
+
+
+def test_a_deploy_keeps_the_previous_build_s_scripts_allowed(tmp_path):
+    """Pages and header change apart during a deploy (S3, then CloudFront's edges): the
+    new CSP also allows the import map of the build before it, and only that one."""
+    csp = site.build(tmp_path / "site").csp
+
+    def hashes(policy):
+        return re.findall(r"'sha256-[^']+'", policy)
+    mine = hashes(csp)
+    assert len(mine) == 1
+    before = csp.replace(mine[0], "'sha256-BEFORE='")  # deployed before: other assets
+    merged = site.with_earlier_scripts(csp, before)
+    assert hashes(merged) == mine + ["'sha256-BEFORE='"]
+    # The next deploy keeps this build's hash, not the one before it.
+    later = site.with_earlier_scripts(csp.replace(mine[0], "'sha256-LATER='"), merged)
+    assert hashes(later) == ["'sha256-LATER='"] + mine
+    assert site.with_earlier_scripts(csp, csp) == csp
+    assert site.with_earlier_scripts(csp, None) == csp
