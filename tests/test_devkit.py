@@ -36,7 +36,14 @@ class Serve:
         return f"http://127.0.0.1:{self.port}"
 
     def board(self):
-        return requests.get(f"{self.url}/api/leaderboard", timeout=10).json()["leaderboard"]
+        """The board as a signed-in member sees it (`serve` asks for Sign in with Slack
+        by default): signed in through the stand-in's sign-in page, as a browser would."""
+        from tests.test_access import GRACE, sign_in
+        if getattr(self, "member", None) is None:
+            self.member = sign_in(self, GRACE)
+        answer = self.member.request("GET", "/api/leaderboard")
+        assert answer.status_code == 200, answer.text
+        return answer.json()["leaderboard"]
 
     def interrupt(self, signum=signal.SIGINT):
         self.process.send_signal(signum)
@@ -58,10 +65,12 @@ def test_serve_runs_everything_on_one_port_and_stops_cleanly(tmp_path):
         assert f"Dashboard: http://127.0.0.1:{serve.port}" in "".join(serve.lines)
         page = requests.get(serve.url + "/", timeout=10)
         assert page.status_code == 200 and "Emojiboard" in page.text
+        assert requests.get(serve.url + "/api/leaderboard", timeout=10).status_code == 401
         sim = subprocess.run(
             [sys.executable, "-m", "devkit", "simulate", "--url", serve.url + "/slack/events",
              "--secret", "local-signing-secret", "--rate", "200", "--count", "25"],
-            cwd=ROOT, capture_output=True, text=True, timeout=60)
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+            env={k: v for k, v in os.environ.items() if k not in APP_SETTINGS})
         assert sim.returncode == 0, sim.stdout + sim.stderr
         assert re.search(r"\d+ x counted", sim.stdout), sim.stdout
         before = serve.board()
