@@ -2,9 +2,10 @@
 the counts table's stream handler, wired to chalicelib."""
 import time
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 
-from chalicelib import access, api, auth, fanout, ingest, live, screens, services, settings, tasks
+from chalicelib import (access, api, auth, commands, digest, fanout, home, ingest, live,
+                        screens, services, settings, tasks)
 from chalicelib.settings import SettingsError
 
 app = Chalice(app_name="emojiboard")
@@ -72,6 +73,22 @@ def _signed_in(handler, *args) -> Response:
 def slack_events():
     request = app.current_request
     return _reply(ingest.handle, request.raw_body, request.headers)
+
+
+# Slack's other requests, signed as events are: the slash command (an ephemeral answer
+# within 3 s: chalicelib/commands.py) and the Home tab's buttons (chalicelib/home.py).
+@app.route("/slack/commands", methods=["POST"],
+           content_types=["application/x-www-form-urlencoded"])
+def slack_commands():
+    request = app.current_request
+    return _reply(commands.handle, request.raw_body, request.headers)
+
+
+@app.route("/slack/interactions", methods=["POST"],
+           content_types=["application/x-www-form-urlencoded"])
+def slack_interactions():
+    request = app.current_request
+    return _reply(home.interaction, request.raw_body, request.headers)
 
 
 @app.route("/api/leaderboard", methods=["GET"])
@@ -222,3 +239,15 @@ if _tasks_queue:
         left = context.get_remaining_time_in_millis() / 1000 if context else None
         for record in event:
             tasks.run(record.body, services.get(), left, time.time())
+
+
+# The weekly digest (chalicelib/digest.py): every hour, it posts only on Monday from
+# 09:00 in DIGEST_TZ, once a week; without DIGEST_CHANNEL it does nothing.
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def weekly_digest(event):
+    try:
+        outcome = digest.run(services.get(), time.time())
+    except SettingsError as error:
+        app.log.error("misconfigured: %s", error)
+        return
+    app.log.info("weekly digest: %s", outcome)

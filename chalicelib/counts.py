@@ -303,6 +303,15 @@ class CountStore:
             lambda b: (b, sum(n for _, n, _ in self._read_partition(counter_pk(workspace, b)))),
             buckets))
 
+    def sums(self, workspace: str, buckets: List[str]) -> Dict[str, int]:
+        """Every emoji's count summed over `buckets` (the `all` scope)."""
+        totals: Dict[str, int] = defaultdict(int)
+        for partition in _READ_POOL.map(self._read_partition,
+                                        [counter_pk(workspace, b) for b in buckets]):
+            for key, n, _ in partition:
+                totals[key] += n
+        return dict(totals)
+
     def _read_one(self, workspace: str, bucket: str, key: str) -> int:
         item = self._db.get_item(TableName=self._table, ProjectionExpression="n",
                                  Key={"pk": {"S": counter_pk(workspace, bucket)},

@@ -149,8 +149,10 @@ class EmojiCatalog:
                  for name in change.removed if not change.added or name != change.added[0]]
         if change.added:
             name, value = change.added
+            # A new emoji (not a rename) keeps when it came, for the weekly digest.
+            added = {} if change.removed else {"added_at": {"N": str(int(now))}}
             items.append({"Put": {"TableName": self._table,
-                                  "Item": {**_key(workspace, name), "value": {"S": value}}}})
+                                  "Item": {**_key(workspace, name), "value": {"S": value}, **added}}})
         # The dedupe record rides with the last chunk: a retry after a partial failure
         # repeats the (idempotent) earlier chunks and only then is recognised.
         step = TRANSACT_LIMIT - 2
@@ -167,6 +169,20 @@ class EmojiCatalog:
                     return "duplicate"
                 raise
         return "reload" if change.reload else "applied"
+
+    def newest(self, workspace: str, since: float) -> Optional[str]:
+        """The custom emoji added last since `since` (by an emoji_changed event: Slack's
+        emoji.list says nothing of when), or None."""
+        best = None
+        for page in self._db.get_paginator("query").paginate(
+                TableName=self._table, KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": _key(workspace, "x")["pk"]},
+                ProjectionExpression="sk, added_at"):
+            for item in page["Items"]:
+                at = float(item["added_at"]["N"]) if "added_at" in item else None
+                if at is not None and at >= since and (best is None or at > best[0]):
+                    best = (at, item["sk"]["S"])
+        return best[1] if best else None
 
     def sync(self, workspace: str) -> bool:
         """Replace the copy here with Slack's emoji.list; False if Slack said no."""

@@ -13,30 +13,19 @@ import logging
 from typing import Mapping, Tuple
 
 from botocore.exceptions import BotoCoreError, ClientError
-from slack_sdk.signature import SignatureVerifier
 
-from . import settings, slack_events
+from . import home, slack_events, slack_request
 from .services import Services
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 64 * 1024  # reaction events are ~1 KB; anything this big is not one
 Reply = Tuple[int, dict]
 
 
-def verified(body: bytes, headers: Mapping[str, str], secret: str) -> bool:
-    """Slack's v0 HMAC signature, with slack_sdk's 5-minute replay window."""
-    try:
-        return SignatureVerifier(secret).is_valid_request(body, headers)
-    except (ValueError, UnicodeDecodeError):  # a timestamp that is not a number
-        return False
-
-
 def handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply:
-    if len(body) > MAX_BODY_BYTES:
-        return 413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"}
-    if not verified(body, headers, settings.signing_secret()):
-        return 401, {"error": "invalid or missing Slack signature"}
+    refused = slack_request.refused(body, headers)
+    if refused:
+        return refused
     try:
         event = slack_events.parse(body)
     except slack_events.BadRequest as error:
@@ -56,6 +45,11 @@ def handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply
         return _directory_change(event, services)
     if isinstance(event, slack_events.EmojiChanged):
         return _emoji_changed(event, services)
+    if isinstance(event, slack_events.HomeOpened):
+        # Published from the tasks queue (home.py): answered now, whatever comes of it.
+        if event.tab == "home":
+            home.queue(services, event.user, home.DEFAULT_WINDOW)
+        return 200, {"ok": True, "result": "home"}
 
     if event.channel in services.settings.excluded_channels:
         return 200, {"ok": True, "ignored": f"channel {event.channel} is excluded"}

@@ -13,6 +13,7 @@ from .access import AccessStore
 from .broadcast import Broadcaster
 from .connections import ConnectionStore
 from .counts import CountStore
+from .digest import DigestLog
 from .directory import Directory
 from .emoji import EmojiCatalog
 from .history import History
@@ -49,6 +50,7 @@ class Services:
     history: History
     tasks: Optional[TasksQueue]  # None without TASKS_QUEUE_URL: no joining, no imports
     access: AccessStore  # sign-ins, sessions, screen links (chalicelib/access.py)
+    digests: DigestLog  # the weekly digests posted (chalicelib/digest.py)
 
     @cached_property
     def keyring(self) -> Keyring:
@@ -119,4 +121,5 @@ def get() -> Services:
         tasks=TasksQueue(sqs, settings.tasks_queue_url) if settings.tasks_queue_url else None,
         access=AccessStore(dynamodb, settings.connections_table, settings.counts_table,
                            settings.slack_team_id or "any"),
+        digests=DigestLog(dynamodb, settings.counts_table, settings.slack_team_id or "any"),
     )

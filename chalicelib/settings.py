@@ -61,6 +61,10 @@ class Settings:
     slack_openid_url: str
     session_keys: Optional[str]  # "kid:secret,..." newest first (chalicelib/sessions.py)
     dashboard_admins: FrozenSet[str]  # may manage screen links, besides Slack's admins
+    # The weekly digest (chalicelib/digest.py): posted to this channel id, on Mondays at
+    # 09:00 in this time zone; no channel, no digest.
+    digest_channel: Optional[str]
+    digest_tz: str
 
     def management_endpoint(self) -> str:
         """The API Gateway Management API endpoint that reaches our dashboards."""
@@ -149,6 +153,8 @@ def load(env: Mapping[str, str] = os.environ) -> Settings:
         slack_openid_url=env.get("SLACK_OPENID_URL") or SLACK_OPENID_URL,
         session_keys=env.get("SESSION_KEYS", "").strip() or None,
         dashboard_admins=_ids(env, "DASHBOARD_ADMINS"),
+        digest_channel=env.get("DIGEST_CHANNEL", "").strip() or None,
+        digest_tz=env.get("DIGEST_TZ", "").strip() or "UTC",
     )
 
 

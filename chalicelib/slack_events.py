@@ -34,6 +34,16 @@ class Ignored:
 
 
 @dataclass(frozen=True)
+class HomeOpened:
+    """`app_home_opened`: someone opened the app's Home tab (or its Messages tab,
+    `tab: messages`, which has nothing to show)."""
+    event_id: str
+    team_id: str
+    user: str
+    tab: str
+
+
+@dataclass(frozen=True)
 class Reaction:
     event_id: str
     team_id: str
@@ -87,7 +97,7 @@ class DirectoryChange:
     created: bool = False  # channel_created: a new public channel, for the app to join
 
 
-SlackEvent = Union[UrlVerification, Ignored, Reaction, EmojiChanged, DirectoryChange]
+SlackEvent = Union[UrlVerification, Ignored, Reaction, EmojiChanged, DirectoryChange, HomeOpened]
 USER_EVENTS = ("user_change", "team_join")
 CHANNEL_EVENTS = {"channel_created": False, "channel_rename": False, "group_rename": True}
 MAX_EMOJI_VALUE = 1024
@@ -178,6 +188,9 @@ def parse(body: bytes, now: Optional[float] = None) -> SlackEvent:
         return _emoji_changed(envelope, event)
     if event_type in USER_EVENTS or event_type in CHANNEL_EVENTS:
         return _directory_change(envelope, event, time.time() if now is None else now)
+    if event_type == "app_home_opened":
+        return HomeOpened(_field(envelope, "event_id", "body"), _field(envelope, "team_id", "body"),
+                          _slack_id(event, "user", "event"), _field(event, "tab", "event"))
     if event_type not in ("reaction_added", "reaction_removed"):
         return Ignored(f"event type {event_type!r}")
 

@@ -10,6 +10,7 @@ Messages (JSON bodies; docs/architecture.md, "Tasks queue"):
   {"task": "import", "job": "…", "days": 30}       start a history import (or attach)
   {"task": "import", "job": "…", "ckpt": 7}        go on with it from checkpoint 7
   {"task": "import", "job": "…", "resume": true}   go on if it stalled (history.py)
+  {"task": "home", "user": "U…", "window": "7d"}   publish that person's Home tab (home.py)
 
 A task that fails (Slack or the store down) is tried again later with backoff; a
 Lambda timeout or crash has SQS deliver its message again after the queue's
@@ -63,7 +64,7 @@ def parse(body: str) -> dict:
         task = json.loads(body)
     except ValueError:
         raise BadTask("not JSON") from None
-    if not isinstance(task, dict) or task.get("task") not in ("join", "join_all", "import"):
+    if not isinstance(task, dict) or task.get("task") not in ("join", "join_all", "import", "home"):
         raise BadTask("no known task")
     return task
 
@@ -73,6 +74,13 @@ def handle(task: dict, services, deadline: float) -> Optional[Next]:
     settings, workspace = services.settings, services.workspace
     if task["task"] in ("join", "join_all"):
         return _join(task, settings, deadline)
+    if task["task"] == "home":  # one publish; a failure is logged, not retried
+        from . import home  # home imports the board reads; only this task needs them
+        user = task.get("user")
+        if not isinstance(user, str) or not user.isalnum():
+            raise BadTask("a home task names its user")
+        home.publish(services, user, str(task.get("window", home.DEFAULT_WINDOW)))
+        return None
 
     history: History = services.history
     job = task.get("job")

@@ -22,13 +22,16 @@ deploy:
      `{"task": "join_all"}` on the tasks queue: `slack_tasks` joins every public channel
      (chalicelib/coverage.py), so the bot hears their reactions from the first day
      (`queue_join_all`);
-  5. the dashboard URL, the Slack Request URL and redirect URL, and a Slack app manifest.
+  5. the dashboard URL, the Slack Request URLs (events, the slash command, interactivity)
+     and redirect URL, a Slack app manifest, and what changed in it since the previous
+     deploy's (`manifest.changes`): what to change in Slack (or, first, how to set it up).
 
 `session-keys rotate` (`rotate_session_keys`) puts a new session key first in SSM.
 """
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -36,6 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -53,7 +57,14 @@ DIST = ROOT / "dist"
 SECRETS = ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
 # Plain settings a deployer may pass from the shell (or SSM), e.g. SLACK_TEAM_ID.
 OPTIONAL_SETTINGS = ("SLACK_TEAM_ID", "PEOPLE_BOARDS", "EXCLUDED_CHANNELS",
-                     "JOIN_PUBLIC_CHANNELS", "ACCESS", "DASHBOARD_ADMINS")
+                     "JOIN_PUBLIC_CHANNELS", "ACCESS", "DASHBOARD_ADMINS",
+                     "DIGEST_CHANNEL", "DIGEST_TZ")
+# The weekly digest (`weekly_digest`, Mondays 09:00 in DIGEST_TZ): posted to
+# DIGEST_CHANNEL, a channel's id (public C..., private G... or C...: a name can be
+# renamed, and chat.postMessage takes the id); none without it. DIGEST_TZ: an IANA zone
+# name (`zoneinfo`), UTC when unset.
+CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
+DEFAULT_DIGEST_TZ = "UTC"
 # What Sign in with Slack needs (ACCESS=slack, the default): the app's client id and
 # secret, and the workspace its members sign in to (chalicelib/settings.py, sign_in).
 SIGN_IN_SETTINGS = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_TEAM_ID")
@@ -151,6 +162,31 @@ def access_mode(environment: Dict[str, str], stage: str) -> str:
                           f"{environment['ACCESS']!r} (the deployer's environment, or SSM "
                           f"parameter {ssm_name(stage, 'ACCESS')})")
     return access
+
+
+def digest_settings(environment: Dict[str, str], stage: str) -> Tuple[Optional[str], str]:
+    """DIGEST_CHANNEL and DIGEST_TZ as the functions will read them (each stripped in
+    `environment`): (the channel, or None: no digest; the zone). A DeployError naming
+    the setting and its SSM parameter when the zone is unknown, or the channel is not a
+    channel id."""
+    where = "(the deployer's environment, or SSM parameter {})"
+    zone = environment.get("DIGEST_TZ", "").strip()
+    if zone:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise DeployError(f"DIGEST_TZ must be an IANA time zone name such as Europe/Berlin "
+                              f"or UTC, not {zone!r} "
+                              + where.format(ssm_name(stage, "DIGEST_TZ"))) from None
+        environment["DIGEST_TZ"] = zone
+    channel = environment.get("DIGEST_CHANNEL", "").strip()
+    if channel and not CHANNEL_ID.fullmatch(channel):
+        raise DeployError(f"DIGEST_CHANNEL must be a Slack channel id (C0123ABCD: the channel's "
+                          f"details, at the bottom of About), not {channel!r} "
+                          + where.format(ssm_name(stage, "DIGEST_CHANNEL")))
+    if channel:
+        environment["DIGEST_CHANNEL"] = channel
+    return channel or None, zone or DEFAULT_DIGEST_TZ
 
 
 def _stored_keys(ssm, name: str) -> Optional[str]:
@@ -297,6 +333,11 @@ class Result:
     environment: Dict[str, str]
     join_all_queued: bool = False
     csp: str = ""
+    commands_url: str = ""
+    interactions_url: str = ""
+    # What to change in the Slack app (`manifest.changes`): first-deploy steps, the
+    # changes since the previous deploy's manifest, or none.
+    slack_changes: list = field(default_factory=list)
 
 
 def policy_values(stage: str, region: str, account: str, partition: str,
@@ -340,6 +381,7 @@ def _deploy(stage, session, chalice, out_dir, title, workspace, env, echo, site_
             raise DeployError(f"{error} (the deployer's environment, or SSM parameter "
                               f"{ssm_name(stage, name)})") from None
     join_public_channels, people_boards = switches["JOIN_PUBLIC_CHANNELS"], switches["PEOPLE_BOARDS"]
+    digest_channel, digest_zone = digest_settings(environment, stage)
     access = environment["ACCESS"] = access_mode(environment, stage)
     if access == "public":
         echo(PUBLIC_WARNING)
@@ -406,11 +448,17 @@ def _deploy(stage, session, chalice, out_dir, title, workspace, env, echo, site_
     # "Deploying to AWS"): Slack authenticates by signature, not by origin, and no change
     # to the distribution can stop the counting.
     public_url = known["PUBLIC_URL"]
-    request_url = f"{deployed.rest_api_url.rstrip('/')}/slack/events"
+    urls = manifest.slack_urls(deployed.rest_api_url)
+    request_url = urls["request_url"]
     redirect_url = f"{public_url}{manifest.REDIRECT_PATH}"
-    manifest_path = manifest.write(out_dir / f"slack-manifest-{stage}.json", request_url,
-                                   redirect_url)
+    manifest_path = out_dir / f"slack-manifest-{stage}.json"
+    earlier = manifest.read(manifest_path)
+    written = manifest.manifest(redirect_url=redirect_url, **urls)
+    manifest.write(manifest_path, written)
+    slack_changes = manifest.changes(earlier, written)
     result = Result(dashboard_url=public_url, request_url=request_url,
+                    commands_url=urls["commands_url"], interactions_url=urls["interactions_url"],
+                    slack_changes=slack_changes,
                     redirect_url=redirect_url, manifest_path=manifest_path, site_files=files,
                     stacks={**outputs["_status"], infra.edge_stack_name(stage): edge_status},
                     chalice_passes=passes,
@@ -420,9 +468,22 @@ def _deploy(stage, session, chalice, out_dir, title, workspace, env, echo, site_
     echo("")
     echo(f"Dashboard:          {result.dashboard_url}")
     echo(f"Slack Request URL:  {result.request_url}")
+    echo(f"Slash command URL:  {result.commands_url}")
+    echo(f"Interactivity URL:  {result.interactions_url}")
     echo(f"Slack redirect URL: {result.redirect_url}")
     echo(f"Slack app manifest: {manifest_path} (paste it at https://api.slack.com/apps -> "
          "Create New App -> From an app manifest)")
+    echo("Weekly digest:      " + (f"{digest_channel}, Mondays 09:00 {digest_zone}"
+                                   if digest_channel else "off (no DIGEST_CHANNEL)"))
+    if earlier is None:
+        echo("In Slack (no earlier manifest in dist/: a first deploy from this clone):")
+    elif slack_changes:
+        echo(f"In Slack, since the last deploy's manifest (all at once: paste {manifest_path} "
+             "at the app's App Manifest page, then reinstall if scopes are new):")
+    else:
+        echo("In Slack: nothing to change since the last deploy's manifest")
+    for line in slack_changes:
+        echo(f"  - {line}")
     needed = SECRETS + (("SLACK_TEAM_ID",) if access == "slack" else ())
     missing = [s for s in needed if s not in environment
                and (access == "slack" or s not in SIGN_IN_SETTINGS)]
@@ -522,8 +583,12 @@ PACKAGE_PARAMETERS = {
     "PeopleBoards": ("PEOPLE_BOARDS", "on or off: the givers and receivers boards (empty: on)", False),
     "ExcludedChannels": ("EXCLUDED_CHANNELS", "Channel ids whose reactions count nowhere, comma-separated", False),
     "JoinPublicChannels": ("JOIN_PUBLIC_CHANNELS", "on or off: join every public channel (empty: on)", False),
+    "DigestChannel": ("DIGEST_CHANNEL", "The channel id (C0123ABCD) the weekly digest is posted to, Mondays 09:00 in DigestTz (empty: no digest)", False),
+    "DigestTz": ("DIGEST_TZ", "The weekly digest's IANA time zone, e.g. Europe/Berlin (empty: UTC)", False),
 }
 PARAMETER_VALUES = {"Access": ["", "slack", "public"]}
+# What `digest_settings` checks in a deploy, as far as a parameter can: a channel id.
+PARAMETER_PATTERNS = {"DigestChannel": f"^({CHANNEL_ID.pattern})?$"}
 # The queue each `@app.on_sqs_message` handler of app.py reads, by the resource in
 # `infra.app_resources` (a new queue handler must be added here).
 QUEUE_OF_HANDLER = {"push_shard": "PushQueue", "slack_tasks": "TasksQueue"}
@@ -616,7 +681,9 @@ def merge_template(stage: str, chalice_template: dict,
         "Parameters": {param: {"Type": "String", "Default": "", "Description": text,
                                **({"NoEcho": True} if secret else {}),
                                **({"AllowedValues": PARAMETER_VALUES[param]}
-                                  if param in PARAMETER_VALUES else {})}
+                                  if param in PARAMETER_VALUES else {}),
+                               **({"AllowedPattern": PARAMETER_PATTERNS[param]}
+                                  if param in PARAMETER_PATTERNS else {})}
                        for param, (_, text, secret) in PACKAGE_PARAMETERS.items()},
         "Resources": resources,
         "Outputs": {
@@ -625,9 +692,13 @@ def merge_template(stage: str, chalice_template: dict,
             "SlackRedirectURL": {"Value": {"Fn::Sub": "https://${SiteDistribution.DomainName}"
                                                       + manifest.REDIRECT_PATH}},
             "SiteBucket": {"Value": {"Ref": "SiteBucket"}},
-            "SlackRequestURL": {"Value": {"Fn::Sub": "https://${RestAPI}.execute-api."
-                                          "${AWS::Region}.${AWS::URLSuffix}/%s/slack/events"
-                                          % infra.stage_setting(stage, "api_gateway_stage")}},
+            **{output: {"Value": {"Fn::Sub": "https://${RestAPI}.execute-api."
+                                             "${AWS::Region}.${AWS::URLSuffix}/%s%s"
+                                             % (infra.stage_setting(stage, "api_gateway_stage"),
+                                                path)}}
+               for output, path in (("SlackRequestURL", manifest.EVENTS_PATH),
+                                    ("SlackCommandsURL", manifest.COMMANDS_PATH),
+                                    ("SlackInteractivityURL", manifest.INTERACTIONS_PATH))},
         },
     }
 

@@ -1,7 +1,9 @@
 """A local stand-in for the part of Slack's Web API the app calls, serving a whole
 workspace: `emoji.list`, `users.list`, `users.info`, `conversations.list`,
 `conversations.info`, `conversations.join`, `conversations.history`,
-`conversations.replies` and `reactions.get`.
+`conversations.replies` and `reactions.get`; and what the app sends Slack:
+`views.publish` (a person's App Home tab) and `chat.postMessage`, recorded in `published`
+and `posted` and shown to people at /_devkit/slack (a devkit page, not Slack's).
 
 It speaks Slack's protocol (a Bearer token, `{"ok": true, ...}` or `{"ok": false,
 "error": "invalid_auth"}`, cursor pagination, HTTP 429 with `Retry-After` over a
@@ -46,18 +48,21 @@ import html
 import json
 import math
 import re
+import secrets
+import string
 import time
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from aiohttp import web
 
-from . import slack_openid
+from . import blockkit, slack_openid
 
 LOCAL_TOKEN = "xoxb-local-emojiboard"
 PREFIX = "/slack-api/"
 IMAGES = Path(__file__).resolve().parent / "demo_emoji"
 AVATAR_PATH = "/demo-avatar/"
+SENT_PAGE = "/_devkit/slack"  # what the app sent Slack, for people (and .json)
 # FAULT INJECTION, chosen by a test: how the next calls (of every method) fail.
 FAILURES = ("ratelimited", "down", "reset", "slow")
 SLOW_SECONDS = 10  # "slow": an answer only after this long (the app gives up sooner)
@@ -74,9 +79,23 @@ RATE_LIMITS = {
     "users.list": 20, "conversations.list": 20,  # Tier 2
     "conversations.info": 50, "conversations.join": 50, "conversations.history": 50,
     "conversations.replies": 50, "reactions.get": 50,  # Tier 3
-    "users.info": 100,  # Tier 4
+    "users.info": 100, "views.publish": 100,  # Tier 4
+    # chat.postMessage is Slack's "special" tier: about one message a second per channel
+    # (docs.slack.dev/apis/web-api/rate-limits, "Posting messages: 1 per second, short
+    # bursts >1 allowed"), counted over `post_window` per channel, not per method.
+    "chat.postMessage": 1,
 }
 WINDOW = 60.0  # seconds: Slack's tiers are per minute
+POST_WINDOW = 1.0  # seconds: chat.postMessage's limit is per second, per channel
+PER_CHANNEL = {"chat.postMessage"}  # limited per channel, over POST_WINDOW
+
+# docs.slack.dev/reference/views/home-tab-views: "blocks ... Max of 100 blocks";
+# docs.slack.dev/reference/methods/views.publish: view_too_large "greater than 250kb".
+# docs.slack.dev/reference/block-kit/blocks: at most 50 blocks in a message.
+HOME_BLOCKS = 100
+VIEW_BYTES = 250 * 1024
+MESSAGE_BLOCKS = 50
+APP_ID = "A0EMOJIBOARD"  # as devkit/simulate.py's events name the app
 
 # Slack cuts a reaction's `users` in long lists (conversations.history, .replies, and
 # reactions.get unless full=true) while `count` stays true; this stands in for that
@@ -419,7 +438,13 @@ class SlackWebAPI:
         # Every call: (method, self.clock() when it arrived, HTTP status; 0: no answer).
         self.requests: List[Tuple[str, float, int]] = []
         self._recent: Dict[str, Deque[float]] = {}  # method -> times of accepted calls
+        self.post_window = POST_WINDOW  # seconds over which chat.postMessage counts
         self.clock: Callable[[], float] = time.monotonic
+        # What the app sent (views.publish, chat.postMessage), oldest first: see the
+        # methods for their records; shown at /_devkit/slack.
+        self.published: List[Dict[str, Any]] = []
+        self.posted: List[Dict[str, Any]] = []
+        self._homes: Dict[str, dict] = {}  # user id -> the Home view views.publish answered
         self._served = False
         self.openid = slack_openid.SlackOpenID(self)  # Sign in with Slack
         if self.base_url or self._workspace is not None:
@@ -437,9 +462,11 @@ class SlackWebAPI:
         self.page_size = None
         self.limits = dict(RATE_LIMITS)
         self.window = WINDOW
+        self.post_window = POST_WINDOW
         self.failure = None
         self._recent = {}
         self.requests = []
+        self.published, self.posted, self._homes = [], [], {}
         self.openid.reset()
 
     def load_workspace(self, workspace: Workspace) -> None:
@@ -476,9 +503,13 @@ class SlackWebAPI:
                                ("conversations.history", self._conversations_history),
                                ("conversations.replies", self._conversations_replies),
                                ("reactions.get", self._reactions_get),
+                               ("views.publish", self._views_publish),
+                               ("chat.postMessage", self._chat_post_message),
                                *self.openid.methods.items()):
             app.router.add_route("*", PREFIX + method, self._method(method, answer))
         app.router.add_route("*", PREFIX + "{method}", self.unknown_method)
+        app.router.add_get(SENT_PAGE, self.sent_page)
+        app.router.add_get(SENT_PAGE + ".json", self.sent_json)
         app.router.add_get("/demo-emoji/{file}", self.image)
         app.router.add_get(AVATAR_PATH + "{file}", self.avatar)
         self.openid.add_routes(app)
@@ -523,25 +554,30 @@ class SlackWebAPI:
         authorization = request.headers.get("Authorization")
         if not openid and authorization != f"Bearer {self.token}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        args = await self._arguments(request)
         wait = self._over_limit(method)
+        if wait is None and method in PER_CHANNEL:
+            wait = self._over_limit(method, f"{method} {args.get('channel', '')}", self.post_window)
         if wait is not None:
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": str(wait)})
-        args = await self._arguments(request)
         return answer(args, authorization) if openid else answer(args)
 
-    def _over_limit(self, method: str) -> Optional[int]:
+    def _over_limit(self, method: str, key: Optional[str] = None,
+                    window: Optional[float] = None) -> Optional[int]:
         """Whole seconds (at least 1) until the method may be called again, or None (and
-        the call is counted): a sliding `window` per method, as Slack's per-minute tiers."""
+        the call is counted): a sliding `window` per method, as Slack's per-minute tiers
+        (or per `key`, over the `window` given: chat.postMessage per channel)."""
         limit = self.limits.get(method)
-        if limit is None:
+        if limit is None or (method in PER_CHANNEL and key is None):
             return None
+        window = self.window if window is None else window
         now = self.clock()
-        recent = self._recent.setdefault(method, collections.deque())
-        while recent and recent[0] <= now - self.window:
+        recent = self._recent.setdefault(key or method, collections.deque())
+        while recent and recent[0] <= now - window:
             recent.popleft()
         if len(recent) >= limit:
-            return max(1, math.ceil(recent[0] + self.window - now))
+            return max(1, math.ceil(recent[0] + window - now))
         recent.append(now)
         return None
 
@@ -806,6 +842,214 @@ class SlackWebAPI:
         return web.json_response({"ok": True, "type": "message", "channel": ident,
                                   "message": shown})
 
+    # ---- what the app sends Slack --------------------------------------------------
+
+    @staticmethod
+    def _invalid(*messages: str) -> web.Response:
+        """invalid_arguments with Slack's reasons, as its example response has them
+        (docs.slack.dev/reference/methods/views.publish: `"response_metadata":
+        {"messages": ["invalid `user_id`"]}`)."""
+        return web.json_response({"ok": False, "error": "invalid_arguments",
+                                  "response_metadata": {"messages": list(messages)}})
+
+    def _bot(self) -> dict:
+        """The app's bot user: the workspace's (the demo's Polly), or a stand-in one."""
+        user = self.users.get(BOT) or next(
+            (u for u in self.users.values() if u.get("is_bot") and u.get("id") != SLACKBOT), None)
+        return user or {"id": BOT, "profile": {"bot_id": "B" + BOT[1:]}}
+
+    @staticmethod
+    def _blocks_problem(blocks: Any, most: int, pointer: str) -> Optional[str]:
+        """Why Slack refuses these blocks, in its words, or None."""
+        if not isinstance(blocks, list):
+            return f"[ERROR] must be an array [json-pointer:{pointer}]"
+        if len(blocks) > most:
+            return f"[ERROR] no more than {most} items allowed [json-pointer:{pointer}]"
+        for i, block in enumerate(blocks):
+            if not isinstance(block, dict) or not isinstance(block.get("type"), str) or not block["type"]:
+                return f"[ERROR] missing required field: type [json-pointer:{pointer}/{i}]"
+        return None
+
+    @staticmethod
+    def _with_block_ids(blocks: List[dict]) -> List[dict]:
+        """Slack answers blocks with a block_id each, generated where none was given."""
+        return [{**b, "block_id": b.get("block_id") or secrets.token_urlsafe(4)[:5]}
+                for b in copy.deepcopy(blocks)]
+
+    def _views_publish(self, args: Dict[str, str]) -> web.Response:
+        """docs.slack.dev/reference/methods/views.publish (Tier 4): `user_id`, `view` (a
+        JSON-encoded string; slack_sdk sends an object in a JSON body), optional `hash`.
+        A Home tab view (docs.slack.dev/reference/views/home-tab-views): type "home",
+        at most 100 blocks. A user the workspace does not have: invalid_arguments with
+        "invalid `user_id`", Slack's example error (its docs list no user_not_found)."""
+        raw = args.get("view")
+        if not raw:
+            return self._invalid("[ERROR] missing required field: view")
+        if len(raw.encode("utf-8")) > VIEW_BYTES:
+            return self._error("view_too_large")
+        try:
+            view = json.loads(raw)
+        except ValueError:
+            return self._invalid("[ERROR] invalid JSON [json-pointer:/view]")
+        if not isinstance(view, dict):
+            return self._invalid("[ERROR] must be an object [json-pointer:/view]")
+        if view.get("type") != "home":
+            return self._invalid('[ERROR] must be "home" for views.publish [json-pointer:/view/type]')
+        if "blocks" not in view:
+            return self._invalid("[ERROR] missing required field: blocks [json-pointer:/view]")
+        problem = self._blocks_problem(view["blocks"], HOME_BLOCKS, "/view/blocks")
+        if problem:
+            return self._invalid(problem)
+        user_id = args.get("user_id", "")
+        user = self.users.get(user_id)
+        if user is None or user.get("deleted"):
+            return self._invalid("invalid `user_id`")
+        current = self._homes.get(user_id)
+        if args.get("hash") and (current is None or args["hash"] != current["hash"]):
+            return self._error("hash_conflict")
+        bot = self._bot()
+        ident = current["id"] if current else "V" + "".join(
+            secrets.choice(string.ascii_uppercase + string.digits) for _ in range(10))
+        team = self.team.get("id", TEAM)
+        answered = {
+            "id": ident, "team_id": team, "type": "home", "close": None, "submit": None,
+            "blocks": self._with_block_ids(view["blocks"]),
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""), "state": {"values": {}},
+            "hash": f"{int(time.time())}.{secrets.randbelow(10 ** 8):08d}",
+            "clear_on_close": False, "notify_on_close": False, "root_view_id": ident,
+            "previous_view_id": None, "app_id": APP_ID,
+            "external_id": view.get("external_id", ""), "app_installed_team_id": team,
+            "bot_id": (bot.get("profile") or {}).get("bot_id", "B" + BOT[1:])}
+        self._homes[user_id] = answered
+        self.published.append({"user_id": user_id, "view": view, "time": time.time()})
+        return web.json_response({"ok": True, "view": answered})
+
+    def _conversation(self, name_or_id: str) -> Optional[dict]:
+        """chat.postMessage's `channel`: "an encoded ID or channel name" (with or
+        without its #)."""
+        channel = self.channels.get(name_or_id)
+        if channel is None and name_or_id:
+            name = name_or_id[1:] if name_or_id.startswith("#") else name_or_id
+            channel = next((c for c in self.channels.values() if c.get("name") == name), None)
+        return channel
+
+    def _chat_post_message(self, args: Dict[str, str]) -> web.Response:
+        """docs.slack.dev/reference/methods/chat.postMessage (special rate limit: one
+        message a second per channel): `channel`, `text`, `blocks` (a JSON-encoded array,
+        at most 50). The bot posts only where it is a member (not_in_channel; a bot with
+        chat:write.public could post in any public channel, the app asks no such scope).
+        The message lands in the channel's history too, as on Slack."""
+        channel = self._conversation(args.get("channel", ""))
+        if channel is None or _hidden(channel):
+            return self._error("channel_not_found")
+        if channel.get("is_archived"):
+            return self._error("is_archived")
+        if not channel.get("is_member"):
+            return self._error("not_in_channel")
+        blocks: Optional[list] = None
+        if args.get("blocks"):
+            try:
+                blocks = json.loads(args["blocks"])
+            except ValueError:
+                return self._error("invalid_blocks_format")
+            if not isinstance(blocks, list):
+                return self._error("invalid_blocks_format")
+            problem = self._blocks_problem(blocks, MESSAGE_BLOCKS, "/blocks")
+            if problem:
+                return web.json_response({
+                    "ok": False, "error": "invalid_blocks", "errors": [problem[len("[ERROR] "):]],
+                    "response_metadata": {"messages": [problem]}})
+        text = args.get("text") or ""
+        if not text and not blocks:
+            return self._error("no_text")
+        ts = self._next_ts(channel["id"])
+        bot = self._bot()
+        profile = bot.get("profile") or {}
+        message: Dict[str, Any] = {
+            "user": bot["id"], "type": "message", "ts": ts,
+            "bot_id": profile.get("bot_id", "B" + BOT[1:]), "app_id": APP_ID, "text": text,
+            "team": self.team.get("id", TEAM),
+            "bot_profile": {"id": profile.get("bot_id", "B" + BOT[1:]), "app_id": APP_ID,
+                            "name": bot.get("real_name") or BOT_NAME, "deleted": False,
+                            "team_id": self.team.get("id", TEAM)}}
+        if blocks:
+            message["blocks"] = self._with_block_ids(blocks)
+        self.history.setdefault(channel["id"], []).append(message)
+        self.posted.append({"channel": channel["id"], "text": text, "blocks": blocks, "ts": ts})
+        return web.json_response({"ok": True, "channel": channel["id"], "ts": ts,
+                                  "message": message})
+
+    def _next_ts(self, channel: str) -> str:
+        """Now as a Slack timestamp, after every message of the channel (ts are unique)."""
+        latest = max((ts_key(m["ts"]) for m in self.history.get(channel, [])), default=(0, 0))
+        now = ts_key(f"{time.time():.6f}")
+        if now <= latest:
+            seconds, micros = latest
+            now = (seconds, micros + 1) if micros < 999999 else (seconds + 1, 0)
+        return f"{now[0]}.{now[1]:06d}"
+
+    # ---- /_devkit/slack: what the app sent, for people --------------------------
+
+    def _name(self, user_id: str) -> str:
+        user = self.users.get(user_id) or {}
+        profile = user.get("profile") or {}
+        return (profile.get("display_name") or profile.get("real_name")
+                or user.get("real_name") or user.get("name") or user_id)
+
+    def _channel_name(self, ident: str) -> str:
+        channel = self.channels.get(ident) or {}
+        return f"#{channel['name']}" if channel.get("name") else ident
+
+    async def sent_page(self, request: web.Request) -> web.Response:
+        """The Home tabs the app published (the latest per person) and the messages it
+        posted, newest first, as Slack would show them, roughly. Everything escaped; no
+        script (and a Content-Security-Policy that allows none)."""
+        esc = html.escape
+        latest: Dict[str, Dict[str, Any]] = {}
+        for record in self.published:
+            latest[record["user_id"]] = record
+        homes = sorted(latest.values(), key=lambda r: r["time"], reverse=True)
+        posts = sorted(self.posted, key=lambda r: ts_key(r["ts"]), reverse=True)
+
+        def when(seconds: float) -> str:
+            return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+
+        parts = ["<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+                 "<title>What the app sent to Slack</title>", f"<style>{_PAGE_STYLE}</style>",
+                 "</head><body>", "<h1>What the app sent to Slack</h1>",
+                 f'<p class="note">The local Slack stand-in\'s record, newest first; '
+                 f'raw: <a href="{SENT_PAGE}.json">{SENT_PAGE}.json</a>. Reload to see more.</p>',
+                 f"<h2>App Home tabs ({len(homes)})</h2>"]
+        if not homes:
+            parts.append('<p class="empty">No Home tab published yet (views.publish).</p>')
+        for record in homes:
+            view = record["view"]
+            parts.append(
+                f'<section class="card"><div class="meta"><b>{esc(self._name(record["user_id"]))}</b> '
+                f'({esc(record["user_id"])}) &middot; {esc(when(record["time"]))}</div>'
+                f'{blockkit.blocks_html(view.get("blocks"))}</section>')
+        parts.append(f"<h2>Messages ({len(posts)})</h2>")
+        if not posts:
+            parts.append('<p class="empty">No message posted yet (chat.postMessage).</p>')
+        for record in posts:
+            body = (blockkit.blocks_html(record["blocks"]) if record["blocks"]
+                    else f'<div class="bk-text">{blockkit.mrkdwn_html(record["text"])}</div>')
+            fallback = (f'<div class="fallback">Notification text: {esc(record["text"])}</div>'
+                        if record["blocks"] and record["text"] else "")
+            parts.append(
+                f'<section class="card"><div class="meta"><b>{esc(self._channel_name(record["channel"]))}</b> '
+                f'&middot; {esc(when(ts_key(record["ts"])[0]))} &middot; ts {esc(record["ts"])}</div>'
+                f"{body}{fallback}</section>")
+        parts.append("</body></html>")
+        return web.Response(text="\n".join(parts), content_type="text/html", headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+    async def sent_json(self, request: web.Request) -> web.Response:
+        return web.json_response({"published": self.published, "posted": self.posted},
+                                 headers={"Cache-Control": "no-store"})
+
     async def unknown_method(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
 
@@ -835,13 +1079,31 @@ class SlackWebAPI:
                             headers={"Cache-Control": "max-age=86400"})
 
 
+_PAGE_STYLE = """
+body{font:15px/1.45 -apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:46em;
+padding:0 1em;color:#1d1c1d}h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em}
+.note,.empty,.meta,.fallback{color:#616061;font-size:.9em}.card{border:1px solid #ddd;
+border-radius:8px;padding:.8em 1em;margin:.8em 0}.meta{margin-bottom:.5em}
+.bk-header{margin:.3em 0}.bk-section{margin:.4em 0}.bk-fields{display:grid;
+grid-template-columns:1fr 1fr;gap:.2em 1em}.bk-context{color:#616061;font-size:.85em;
+margin:.3em 0}.bk-divider{border:0;border-top:1px solid #ddd}.bk-button{display:inline-block;
+border:1px solid #bbb;border-radius:4px;padding:.1em .6em;margin:.2em .4em .2em 0;
+font-size:.9em}.bk-image{color:#616061;font-style:italic}.mention{background:#e8f5fa;
+color:#1264a3;border-radius:3px;padding:0 2px}code{background:#f4f4f4;padding:0 3px}
+.bk-text{white-space:pre-wrap}
+"""
+
+
 def _next(rest: List[dict]) -> str:
     """The cursor to the rest of a list of messages: where it starts, or "" at the end."""
     return _encode_cursor("next_ts", rest[0]["ts"]) if rest else ""
 
 
 def _argument(value: Any) -> str:
-    """A JSON body's value as the string a form would carry (true -> "true")."""
+    """A JSON body's value as the string a form would carry (true -> "true"; an object
+    or array, as slack_sdk sends `view` and `blocks`, as JSON)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
     return str(value)
