@@ -473,3 +473,60 @@ def session_keys_rotate(stage, profile, region):
     click.echo(f"Next: make deploy STAGE={stage}"
                + (f" REGION={session.region_name}" if region else "")
                + (f" PROFILE={profile}" if profile else ""))
+
+
+# ---- slash: the app's /emojiboard command, as Slack sends it ----------------------------
+
+@main.command("slash")
+@click.option("--url", required=True,
+              help="The slash command's Request URL, e.g. http://127.0.0.1:8000/slack/commands")
+@click.option("--secret", required=True, envvar="SLACK_SIGNING_SECRET",
+              help="The app's Slack signing secret (env SLACK_SIGNING_SECRET).")
+@click.option("--user", default="UDEMOADA", show_default=True, help="Who types the command.")
+@click.option("--channel", default="CDEMOGENERAL", show_default=True, help="Where it is typed.")
+@click.option("--team-id", default="T0DEMO", show_default=True, envvar="SLACK_TEAM_ID",
+              help="The workspace it comes from (env SLACK_TEAM_ID).")
+@click.argument("text", nargs=-1)
+def slash_command(url, secret, user, channel, team_id, text):
+    """POST a signed `/emojiboard TEXT` (as Slack sends a slash command) and print the
+    app's reply as text. TEXT may start with the command itself: "/emojiboard 7d"."""
+    from . import blockkit
+    import requests
+    words = " ".join(text).strip()
+    command = "/emojiboard"
+    if words.startswith("/"):
+        command, _, words = words.partition(" ")
+    try:
+        response = simulate.post_slash(url, secret, words.strip(), user=user, channel=channel,
+                                       team_id=team_id, command=command)
+    except requests.ConnectionError:
+        raise click.ClickException(f"cannot connect to {url}: is the app running there "
+                                   "(make run)?") from None
+    except requests.Timeout:
+        raise click.ClickException(f"{url} did not answer within 10 s (Slack gives up after 3)") from None
+    except requests.RequestException as error:
+        raise click.ClickException(f"{url}: {error}") from None
+    body = response.text
+    if response.status_code != 200:
+        shown = " ".join(body.split())[:500] or "(empty body)"
+        raise click.ClickException(f"{url} answered HTTP {response.status_code}: {shown}")
+    if not body.strip():
+        click.echo("(acknowledged with an empty body: any reply goes to the response_url)")
+        return
+    try:
+        reply = response.json()
+    except ValueError:
+        click.echo(body)  # Slack shows a plain-text answer as the reply
+        return
+    if not isinstance(reply, dict):
+        click.echo(body)
+        return
+    visibility = reply.get("response_type") or "ephemeral"
+    click.echo(f"({visibility}: " + ("everyone in the channel sees it)" if visibility == "in_channel"
+                                     else "only you see it)"))
+    if reply.get("blocks"):
+        click.echo(blockkit.blocks_text(reply["blocks"]))
+    elif reply.get("text") is not None:
+        click.echo(blockkit.mrkdwn_text(str(reply["text"])))
+    else:
+        click.echo(body)

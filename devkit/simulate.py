@@ -2,9 +2,10 @@
 import json
 import random
 import time
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import requests
 from slack_sdk.signature import SignatureVerifier
@@ -188,3 +189,123 @@ def send(url: str, secret: str, rate: float, count: Optional[int], team_id: str 
         if delay > 0:
             (stop.wait(delay) if stop is not None else time.sleep(delay))
     return outcomes
+
+
+# ---- Emojiboard inside Slack: a slash command, the App Home, its buttons ----------------
+# What Slack sends the app's other Request URLs, as its docs show them. Each body is
+# signed as events are (`signed_headers`); `form_headers` also says it is a form.
+
+APP_ID = "A0EMOJIBOARD"  # the api_app_id reaction_event uses
+TEAM_DOMAIN = "emojiboard-demo"  # the demo workspace's (devkit/demo_workspace.py)
+
+
+def form_headers(body: bytes, secret: str, timestamp: Optional[int] = None) -> Dict[str, str]:
+    """`signed_headers` for a form-encoded body (a slash command, an interaction)."""
+    return {**signed_headers(body, secret, timestamp),
+            "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _digits(n: int) -> str:
+    return "".join(random.choice("0123456789") for _ in range(n))
+
+
+def _trigger_id() -> str:
+    """Slack's shape: "13345224609.738474920.8088930838d88f008e0"."""
+    return f"{_digits(11)}.{_digits(9)}.{uuid.uuid4().hex}"
+
+
+def _user_name(user: str) -> str:
+    return slack_api.PEOPLE[user][0] if user in slack_api.PEOPLE else user.lower()
+
+
+def _channel_name(channel: str) -> str:
+    """As a slash command names it: a DM is "directmessage", a group DM "privategroup"."""
+    if channel in slack_api.CHANNELS:
+        return slack_api.CHANNELS[channel][0]
+    if channel.startswith("D"):
+        return "directmessage"
+    return channel.lower()
+
+
+def slash_command(text: str, *, user: str = "UDEMOADA", channel: str = "CDEMOGENERAL",
+                  team_id: str = "T0DEMO", command: str = "/emojiboard",
+                  enterprise_id: Optional[str] = None) -> bytes:
+    """The form-encoded body Slack POSTs to a slash command's Request URL, every field
+    of docs.slack.dev/interactivity/implementing-slash-commands ("token=…&team_id=…&
+    team_domain=…&enterprise_id=…&enterprise_name=…&channel_id=…&channel_name=…&user_id=
+    …&user_name=…&command=…&text=…&api_app_id=…&is_enterprise_install=…&response_url=…&
+    trigger_id=…"); the enterprise fields only for an Enterprise organization's."""
+    fields: List[Tuple[str, str]] = [("token", "unused"), ("team_id", team_id),
+                                     ("team_domain", TEAM_DOMAIN)]
+    if enterprise_id:
+        fields += [("enterprise_id", enterprise_id), ("enterprise_name", "Demo Enterprise")]
+    fields += [("channel_id", channel), ("channel_name", _channel_name(channel)),
+               ("user_id", user), ("user_name", _user_name(user)), ("command", command),
+               ("text", text), ("api_app_id", APP_ID), ("is_enterprise_install", "false"),
+               ("response_url", f"https://hooks.slack.com/commands/{team_id}/{_digits(13)}/"
+                                f"{uuid.uuid4().hex[:24]}"),
+               ("trigger_id", _trigger_id())]
+    return urllib.parse.urlencode(fields).encode("utf-8")
+
+
+def app_home_opened_event(user: str, *, team_id: str = "T0DEMO", tab: str = "home",
+                          channel: Optional[str] = None, view: Optional[dict] = None,
+                          event_id: Optional[str] = None) -> dict:
+    """An Events API envelope around app_home_opened (docs.slack.dev/reference/events/
+    app_home_opened): the user, the app's DM with them (`channel`), the `tab` opened
+    ("home" or "messages"), and `view`, the Home tab's current view, which Slack sends
+    only once one was published (pass what views.publish answered)."""
+    now = time.time()
+    event: Dict[str, Any] = {"type": "app_home_opened", "user": user,
+                             "channel": channel or "D" + user[1:], "tab": tab,
+                             "event_ts": f"{now:.6f}"}
+    if view is not None and tab == "home":
+        event["view"] = view
+    return {
+        "token": "unused", "team_id": team_id, "api_app_id": APP_ID,
+        "type": "event_callback", "event_id": event_id or "Ev" + uuid.uuid4().hex[:16].upper(),
+        "event_time": int(now), "event": event,
+    }
+
+
+def block_action(action_id: str, value: str, *, user: str = "UDEMOADA",
+                 team_id: str = "T0DEMO", view_id: Optional[str] = None,
+                 block_id: Optional[str] = None, text: Optional[str] = None,
+                 view: Optional[dict] = None) -> bytes:
+    """The form-encoded body (`payload=` JSON) Slack POSTs to the Interactivity Request
+    URL when someone presses a button on the app's Home tab: a block_actions payload
+    (docs.slack.dev/reference/interaction-payloads/block_actions-payload) from a
+    container of type "view". `view`: the Home view as views.publish answered it, else
+    an empty one with `view_id`."""
+    now = time.time()
+    view_id = (view or {}).get("id") or view_id or "V" + uuid.uuid4().hex[:10].upper()
+    home = view if view is not None else {
+        "id": view_id, "team_id": team_id, "type": "home", "blocks": [],
+        "private_metadata": "", "callback_id": "", "state": {"values": {}},
+        "hash": f"{int(now)}.{_digits(8)}", "clear_on_close": False, "notify_on_close": False, "close": None, "submit": None,
+        "previous_view_id": None, "root_view_id": view_id, "app_id": APP_ID,
+        "external_id": "", "app_installed_team_id": team_id, "bot_id": "B" + slack_api.BOT[1:]}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": _user_name(user), "name": _user_name(user),
+                 "team_id": team_id},
+        "api_app_id": APP_ID, "token": "unused",
+        "container": {"type": "view", "view_id": view_id},
+        "trigger_id": _trigger_id(),
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "enterprise": None, "is_enterprise_install": False,
+        "view": home,
+        "actions": [{"action_id": action_id, "block_id": block_id or uuid.uuid4().hex[:5],
+                     "text": {"type": "plain_text", "text": text or value, "emoji": True},
+                     "value": value, "type": "button", "action_ts": f"{now:.6f}"}],
+        "state": {"values": {}},
+    }
+    return urllib.parse.urlencode({"payload": json.dumps(payload)}).encode("utf-8")
+
+
+def post_slash(url: str, secret: str, text: str, *, session: Optional[requests.Session] = None,
+               timeout: float = 10, **fields) -> requests.Response:
+    """POST a signed slash command to `url` (the app's /slack/commands)."""
+    body = slash_command(text, **fields)
+    return (session or requests).post(url, data=body, headers=form_headers(body, secret),
+                                      timeout=timeout)

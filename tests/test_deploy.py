@@ -623,18 +623,43 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
     assert f"Slack Request URL:  {request_url}" in lines
     assert f"Slack redirect URL: {result.redirect_url}" in lines
     assert f"Dashboard:          {result.dashboard_url}" in lines
+    # The slash command and the Home tab's buttons reach the REST API beside the events.
+    commands_url = f"https://rest0api1.execute-api.{REGION}.amazonaws.com/api/slack/commands"
+    interactions_url = \
+        f"https://rest0api1.execute-api.{REGION}.amazonaws.com/api/slack/interactions"
+    assert (result.commands_url, result.interactions_url) == (commands_url, interactions_url)
+    assert f"Slash command URL:  {commands_url}" in lines
+    assert f"Interactivity URL:  {interactions_url}" in lines
+    assert "Weekly digest:      off (no DIGEST_CHANNEL)" in lines
     written = json.loads(result.manifest_path.read_text())
-    assert written == manifest.manifest(request_url, result.redirect_url)
+    assert written == manifest.manifest(request_url, result.redirect_url, commands_url,
+                                        interactions_url)
+    # No earlier manifest in dist/: the first steps in Slack, after the manifest's line.
+    assert result.slack_changes == manifest.FIRST_STEPS
+    first_steps = lines.index("In Slack (no earlier manifest in dist/: a first deploy from "
+                              "this clone):")
+    assert lines[first_steps + 1:first_steps + 4] == [f"  - {s}" for s in manifest.FIRST_STEPS]
     assert written["oauth_config"]["redirect_urls"] == [f"https://{domain}/auth/callback"]
     assert written["oauth_config"]["scopes"]["user"] == ["openid", "profile"] \
         == signin.SCOPES.split()
     assert written["settings"]["event_subscriptions"] == {
         "request_url": request_url,
         "bot_events": ["reaction_added", "reaction_removed", "emoji_changed", "user_change",
-                       "team_join", "channel_created", "channel_rename", "group_rename"]}
+                       "team_join", "channel_created", "channel_rename", "group_rename",
+                       "app_home_opened"]}
     assert written["oauth_config"]["scopes"]["bot"] == [
         "reactions:read", "emoji:read", "users:read", "channels:read", "groups:read",
-        "im:read", "mpim:read", "channels:join", "channels:history", "groups:history"]
+        "im:read", "mpim:read", "channels:join", "channels:history", "groups:history",
+        "commands", "chat:write"]
+    assert written["features"]["slash_commands"] == [{
+        "command": "/emojiboard", "url": commands_url,
+        "description": "Show the top emoji, or a channel's or a person's",
+        "usage_hint": "[24h|7d|30d|all] [#channel | @person | given | received]",
+        "should_escape": True}]
+    assert written["features"]["app_home"] == {"home_tab_enabled": True,
+                                               "messages_tab_enabled": False}
+    assert written["settings"]["interactivity"] == {"is_enabled": True,
+                                                    "request_url": interactions_url}
 
     # The WebSocket stage's route throttling, read back from the API.
     v2 = aws.client("apigatewayv2")
@@ -659,6 +684,9 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
     assert len(cfn.describe_stack_events(StackName="emojiboard-prod-edge")["StackEvents"]) \
         == edge_events
     assert again.dashboard_url == result.dashboard_url
+    # The same manifest as the last deploy's: nothing to change in Slack.
+    assert again.slack_changes == []
+    assert "In Slack: nothing to change since the last deploy's manifest" in lines
     assert _tasks(aws) == [{"task": "join_all"}]  # a sweep again: it joins what is new
     assert len(moto_updates_stages) == 1  # the throttling too: no second UpdateStage
     assert v2.get_stage(ApiId=chalice.api_id, StageName="api")["DefaultRouteSettings"] == settings
@@ -748,10 +776,183 @@ def test_queue_join_all_sends_exactly_the_join_all_task():
 
 
 def test_manifest_needs_https_urls():
+    urls = manifest.slack_urls("https://a.example/api/")
+    redirect = "https://d1.cloudfront.net/auth/callback"
     with pytest.raises(ValueError, match="Request URL"):
-        manifest.manifest("http://127.0.0.1:8000/slack/events", "https://d1.cloudfront.net/auth/callback")
+        manifest.manifest(**dict(urls, request_url="http://127.0.0.1:8000/slack/events"),
+                          redirect_url=redirect)
     with pytest.raises(ValueError, match="redirect URL"):
-        manifest.manifest("https://a.example/api/slack/events", "http://127.0.0.1:8000/auth/callback")
+        manifest.manifest(**urls, redirect_url="http://127.0.0.1:8000/auth/callback")
+    with pytest.raises(ValueError, match="slash command URL"):
+        manifest.manifest(**dict(urls, commands_url="http://a.example/slack/commands"),
+                          redirect_url=redirect)
+    with pytest.raises(ValueError, match="interactivity Request URL"):
+        manifest.manifest(**dict(urls, interactions_url="http://a.example/slack/interactions"),
+                          redirect_url=redirect)
+
+
+def _manifest(rest="https://r1.execute-api.eu-west-1.amazonaws.com/api/",
+              redirect="https://d1.cloudfront.net/auth/callback"):
+    return manifest.manifest(redirect_url=redirect, **manifest.slack_urls(rest))
+
+
+def test_the_manifest_has_the_command_the_home_tab_and_interactivity():
+    """docs.slack.dev/reference/app-manifest: `features.slash_commands` (command,
+    url, description, usage_hint, should_escape), `features.app_home`,
+    `settings.interactivity` (is_enabled, request_url)."""
+    urls = manifest.slack_urls("https://r1.execute-api.eu-west-1.amazonaws.com/api/")
+    assert urls == {
+        "request_url": "https://r1.execute-api.eu-west-1.amazonaws.com/api/slack/events",
+        "commands_url": "https://r1.execute-api.eu-west-1.amazonaws.com/api/slack/commands",
+        "interactions_url":
+            "https://r1.execute-api.eu-west-1.amazonaws.com/api/slack/interactions"}
+    written = _manifest()
+    command, = written["features"]["slash_commands"]
+    assert command["command"] == "/emojiboard" and command["url"] == urls["commands_url"]
+    # Escaped: a #channel or @person picked in Slack arrives as its id.
+    assert command["should_escape"] is True
+    assert command["usage_hint"] == "[24h|7d|30d|all] [#channel | @person | given | received]"
+    assert len(command["command"]) <= 32 and len(command["usage_hint"]) <= 1000
+    assert written["features"]["app_home"] == {"home_tab_enabled": True,
+                                               "messages_tab_enabled": False}
+    assert written["settings"]["interactivity"] == {"is_enabled": True,
+                                                    "request_url": urls["interactions_url"]}
+    assert written["settings"]["event_subscriptions"]["request_url"] == urls["request_url"]
+    assert "app_home_opened" in written["settings"]["event_subscriptions"]["bot_events"]
+    # The command needs `commands`, chat.postMessage `chat:write`; views.publish none.
+    assert {"commands", "chat:write"} <= set(written["oauth_config"]["scopes"]["bot"])
+    assert not [s for s in written["oauth_config"]["scopes"]["bot"] if s.startswith("views")]
+
+
+def test_changes_on_a_first_deploy_are_the_first_steps():
+    assert manifest.changes(None, _manifest()) == manifest.FIRST_STEPS
+    assert "From an app manifest" in manifest.FIRST_STEPS[0]
+
+
+def test_an_unchanged_manifest_changes_nothing_in_slack():
+    assert manifest.changes(_manifest(), _manifest()) == []
+
+
+def _before_issue_15(document):
+    """The manifest as deploys wrote it before the slash command and the Home tab."""
+    old = json.loads(json.dumps(document))
+    old["oauth_config"]["scopes"]["bot"] = [
+        s for s in old["oauth_config"]["scopes"]["bot"] if s not in ("commands", "chat:write")]
+    old["settings"]["event_subscriptions"]["bot_events"].remove("app_home_opened")
+    del old["features"]["slash_commands"], old["features"]["app_home"]
+    del old["settings"]["interactivity"]
+    return old
+
+
+def test_changes_name_new_scopes_and_the_reinstall_they_need():
+    new = _manifest()
+    lines = manifest.changes(_before_issue_15(new), new)
+    commands_url = new["features"]["slash_commands"][0]["url"]
+    interactions_url = new["settings"]["interactivity"]["request_url"]
+    assert lines == [
+        "new bot scopes commands, chat:write (OAuth & Permissions -> Bot Token Scopes): "
+        "reinstall the app to grant them (Install App -> Reinstall to Workspace)",
+        "subscribe to the bot events app_home_opened (Event Subscriptions -> Subscribe to "
+        "bot events)",
+        f"new slash command /emojiboard, Request URL {commands_url}, usage hint "
+        "\"[24h|7d|30d|all] [#channel | @person | given | received]\", \"Escape channels, "
+        "users, and links\" on (Slash Commands -> Create New Command)",
+        "turn on the Home tab (App Home -> Show Tabs)",
+        f"turn on Interactivity with the Request URL {interactions_url} (Interactivity & "
+        "Shortcuts)"]
+    # And back: what is no longer needed.
+    back = manifest.changes(new, _before_issue_15(new))
+    assert back[0].startswith("bot scopes no longer needed: commands, chat:write")
+    assert "slash command /emojiboard is no longer used (Slash Commands: delete it)" in back
+    assert "turn off Interactivity (Interactivity & Shortcuts)" in back
+
+
+def test_changes_name_every_url_that_moved():
+    old = _manifest()
+    new = _manifest(rest="https://r2.execute-api.eu-west-1.amazonaws.com/api/",
+                    redirect="https://d2.cloudfront.net/auth/callback")
+    lines = manifest.changes(old, new)
+    assert lines == [
+        "the events Request URL is now https://r2.execute-api.eu-west-1.amazonaws.com/api/"
+        "slack/events (Event Subscriptions; Slack verifies it)",
+        "slash command /emojiboard: its Request URL is now https://r2.execute-api.eu-west-1"
+        ".amazonaws.com/api/slack/commands (Slash Commands)",
+        "the interactivity Request URL is now https://r2.execute-api.eu-west-1.amazonaws.com"
+        "/api/slack/interactions (Interactivity & Shortcuts)",
+        "add the redirect URL https://d2.cloudfront.net/auth/callback (OAuth & Permissions "
+        "-> Redirect URLs)",
+        "redirect URLs no longer used: https://d1.cloudfront.net/auth/callback (OAuth & "
+        "Permissions -> Redirect URLs)"]
+    renamed = json.loads(json.dumps(old))
+    renamed["display_information"]["description"] = "Other words"
+    assert manifest.changes(old, renamed) == [
+        "other settings changed (the name, a description...): paste the manifest at the "
+        "app's App Manifest page"]
+
+
+def test_an_unreadable_earlier_manifest_counts_as_none(tmp_path):
+    assert manifest.read(tmp_path / "missing.json") is None
+    (tmp_path / "broken.json").write_text("{not json")
+    assert manifest.read(tmp_path / "broken.json") is None
+    path = manifest.write(tmp_path / "m.json", _manifest())
+    assert manifest.read(path) == _manifest()
+
+
+def test_deploy_prints_what_to_change_in_slack(aws, project):
+    """A manifest from before the slash command in dist/: the deploy says what to
+    change in Slack, the new scopes' reinstall first."""
+    out = project / "dist"
+    deploy.deploy(STAGE, aws, RecordingChalice(project), out_dir=out, env=SLACK_ENV,
+                  echo=lambda _: None)
+    path = out / f"slack-manifest-{STAGE}.json"
+    current = json.loads(path.read_text())
+    manifest.write(path, _before_issue_15(current))
+    lines = []
+    result = deploy.deploy(STAGE, aws, RecordingChalice(project), out_dir=out, env=SLACK_ENV,
+                           echo=lines.append)
+    assert json.loads(path.read_text()) == current  # the new manifest is written
+    assert result.slack_changes == manifest.changes(_before_issue_15(current), current)
+    header = [i for i, line in enumerate(lines) if line.startswith("In Slack, since the last")]
+    assert len(header) == 1 and f"paste {path}" in lines[header[0]]
+    shown = lines[header[0] + 1:header[0] + 1 + len(result.slack_changes)]
+    assert shown == [f"  - {line}" for line in result.slack_changes]
+    assert shown[0].startswith("  - new bot scopes commands, chat:write") \
+        and "Reinstall to Workspace" in shown[0]
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"DIGEST_TZ": "Europe/Nowhere"}, r"DIGEST_TZ must be an IANA time zone name .*"
+                                      r"'Europe/Nowhere'.*/emojiboard/prod/digest-tz"),
+    ({"DIGEST_TZ": "../etc/passwd"}, r"DIGEST_TZ must be an IANA time zone name"),
+    ({"DIGEST_CHANNEL": "#general"}, r"DIGEST_CHANNEL must be a Slack channel id .*"
+                                     r"'#general'.*/emojiboard/prod/digest-channel"),
+    ({"DIGEST_CHANNEL": "U0123ABCD"}, r"DIGEST_CHANNEL must be a Slack channel id"),
+])
+def test_a_bad_digest_setting_stops_before_anything(aws, project, env, message):
+    chalice = RecordingChalice(project)
+    with pytest.raises(deploy.DeployError, match=message) as raised:
+        deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist", env=env,
+                      echo=lambda _: None)
+    assert "\n" not in str(raised.value)  # one line
+    assert chalice.deploys == []
+    assert _stack_names(aws.client("cloudformation")) == set()  # nothing created at all
+
+
+def test_the_digest_settings_reach_the_functions(aws, project):
+    aws.client("ssm").put_parameter(Name="/emojiboard/prod/digest-tz", Value="Europe/Berlin",
+                                    Type="String")
+    chalice, lines = RecordingChalice(project), []
+    deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist",
+                  env={"DIGEST_CHANNEL": " C0123ABCD "}, echo=lines.append)
+    env = chalice.deploys[-1]["environment"]
+    assert (env["DIGEST_CHANNEL"], env["DIGEST_TZ"]) == ("C0123ABCD", "Europe/Berlin")
+    assert "Weekly digest:      C0123ABCD, Mondays 09:00 Europe/Berlin" in lines
+
+
+def test_digest_settings_defaults():
+    assert deploy.digest_settings({}, STAGE) == (None, "UTC")
+    assert deploy.digest_settings({"DIGEST_CHANNEL": "G01PRIVATE", "DIGEST_TZ": "UTC"},
+                                  STAGE) == ("G01PRIVATE", "UTC")
 
 
 # ---- the edge: one HTTPS origin --------------------------------------------------------
@@ -1088,7 +1289,7 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
     assert set(functions) == {prefix, f"{prefix}-websocket_connect",
                               f"{prefix}-websocket_message", f"{prefix}-websocket_disconnect",
                               f"{prefix}-counts_changed", f"{prefix}-push_shard",
-                              f"{prefix}-slack_tasks"}
+                              f"{prefix}-slack_tasks", f"{prefix}-weekly_digest"}
     stream = aws.client("dynamodb").describe_table(
         TableName=f"{prefix}-counts")["Table"]["LatestStreamArn"]
     queue_url = sqs.get_queue_url(QueueName=f"{prefix}-push")["QueueUrl"]  # moto's address
@@ -1130,6 +1331,13 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
     assert int(visibility) == 6 * functions[f"{prefix}-slack_tasks"]["Timeout"]
     # Joining every public channel was queued for it (the bot token was given).
     assert result.join_all_queued and _tasks(aws, stage) == [{"task": "join_all"}]
+    # The weekly digest: an EventBridge rule every hour (the function posts only at
+    # Monday 09:00 in DIGEST_TZ), allowed to invoke it; 60 s for Slack's calls.
+    digest = functions[f"{prefix}-weekly_digest"]
+    assert _schedules(aws) == {digest["FunctionArn"]: "rate(1 hour)"}
+    assert digest["Timeout"] == 60
+    allowed = json.loads(lam.get_policy(FunctionName=digest["FunctionName"])["Policy"])
+    assert [s["Principal"] for s in allowed["Statement"]] == [{"Service": "events.amazonaws.com"}]
 
     expected_policy = policy.render(deploy.policy_values(
         stage, REGION, "123456789012", "aws", infra.table_names(stage), api_id))
@@ -1163,7 +1371,8 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
         # The pushers are CPU-bound (botocore signs every push): a full vCPU each.
         pusher = name.endswith(("-counts_changed", "-push_shard"))
         assert function["MemorySize"] == (1769 if pusher else 256), name
-        assert function["Timeout"] == (150 if name.endswith("-slack_tasks") else 15), name
+        assert function["Timeout"] == {f"{prefix}-slack_tasks": 150,
+                                       f"{prefix}-weekly_digest": 60}.get(name, 15), name
         role = function["Role"].rsplit("/", 1)[1]
         policies = iam.list_role_policies(RoleName=role)["PolicyNames"]
         document = iam.get_role_policy(RoleName=role, PolicyName=policies[0])["PolicyDocument"]
@@ -1178,6 +1387,7 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
     # Updated in place: the same three event source mappings, no second of any.
     assert {m["UUID"] for m in lam.list_event_source_mappings()["EventSourceMappings"]} \
         == {m["UUID"] for m in mappings.values()}
+    assert _schedules(aws) == {digest["FunctionArn"]: "rate(1 hour)"}  # still one rule
     # Chalice's update keeps the stage, and with it the throttling.
     assert v2.get_stage(ApiId=api_id, StageName="api")["DefaultRouteSettings"] == route_settings
     # The exact policy went to Chalice from a temporary file; the committed ones stay.
@@ -1186,11 +1396,20 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
 
     deploy.destroy(stage, aws, chalice, echo=lambda _: None)
     assert lam.list_functions()["Functions"] == []
+    assert _schedules(aws) == {}
     assert lam.list_event_source_mappings()["EventSourceMappings"] == []
     assert _tables(aws) == {f"{prefix}-counts"}
     assert _queues(aws) == set()
     assert aws.client("cloudfront").list_distributions()["DistributionList"]["Quantity"] == 0
     assert _stack_names(aws.client("cloudformation")) == {f"{prefix}-data"}
+
+
+def _schedules(session) -> dict:
+    """Each EventBridge rule's target function, and its schedule."""
+    events = session.client("events")
+    return {target["Arn"]: rule["ScheduleExpression"]
+            for rule in events.list_rules()["Rules"]
+            for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]}
 
 
 # ---- one CloudFormation template --------------------------------------------------
@@ -1293,7 +1512,11 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
     functions = {r["Properties"]["Handler"]: r for r in resources.values()
                  if r["Type"] == "AWS::Serverless::Function"}
     assert set(functions) == {"app.app", "app.ws_connect", "app.ws_message", "app.ws_disconnect",
-                              "app.counts_changed", "app.push_shard", "app.slack_tasks"}
+                              "app.counts_changed", "app.push_shard", "app.slack_tasks",
+                              "app.weekly_digest"}
+    assert functions["app.weekly_digest"]["Properties"]["FunctionName"] \
+        == "emojiboard-prod-weekly_digest"
+    assert functions["app.weekly_digest"]["Properties"]["Timeout"] == 60
     assert functions["app.slack_tasks"]["Properties"]["FunctionName"] == "emojiboard-prod-slack_tasks"
     assert functions["app.slack_tasks"]["Properties"]["Timeout"] == 150
     assert functions["app.push_shard"]["Properties"]["FunctionName"] == "emojiboard-prod-push_shard"
@@ -1314,8 +1537,13 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
     assert tasks["Type"] == "SQS"
     assert tasks["Properties"] == {"Queue": {"Fn::GetAtt": ["TasksQueue", "Arn"]},
                                    "BatchSize": 1, "MaximumBatchingWindowInSeconds": 0}
+    # The digest's schedule, as Chalice writes it (SAM's Schedule event: an
+    # AWS::Events::Rule and the permission to invoke the function).
+    assert events["app.weekly_digest"] == [{"Type": "Schedule",
+                                            "Properties": {"Schedule": "rate(1 hour)"}}]
     assert [e for name, es in events.items() for e in es
-            if name not in ("app.counts_changed", "app.push_shard", "app.slack_tasks")] == []
+            if name not in ("app.counts_changed", "app.push_shard", "app.slack_tasks",
+                            "app.weekly_digest")] == []
     assert "000000000000" not in json.dumps(template)  # no stand-in ARN is left
     for name, function in functions.items():
         props = function["Properties"]
@@ -1356,6 +1584,8 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
     assert secrets == {"SlackSigningSecret", "SlackBotToken", "SlackClientId",
                        "SlackClientSecret", "SessionKeys"}
     assert template["Parameters"]["Access"]["AllowedValues"] == ["", "slack", "public"]
+    assert template["Parameters"]["DigestChannel"]["AllowedPattern"] == "^([CG][A-Z0-9]{2,})?$"
+    assert template["Parameters"]["DigestTz"]["Default"] == ""
     for name, function in functions.items():
         env = function["Properties"]["Environment"]["Variables"]
         assert {k: env[k] for k in ("ACCESS", "PUBLIC_URL", "SESSION_KEYS")} == {
@@ -1365,11 +1595,18 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
             == {"SLACK_CLIENT_ID": {"Ref": "SlackClientId"},
                 "SLACK_CLIENT_SECRET": {"Ref": "SlackClientSecret"},
                 "DASHBOARD_ADMINS": {"Ref": "DashboardAdmins"}}
+        assert (env["DIGEST_CHANNEL"], env["DIGEST_TZ"]) == ({"Ref": "DigestChannel"},
+                                                             {"Ref": "DigestTz"})
     assert template["Outputs"]["DashboardURL"] == {
         "Value": {"Fn::Sub": "https://${SiteDistribution.DomainName}"}}
     assert template["Outputs"]["SlackRedirectURL"] == {
         "Value": {"Fn::Sub": "https://${SiteDistribution.DomainName}/auth/callback"}}
     assert "SlackRequestURL" in template["Outputs"] and "SiteBucket" in template["Outputs"]
+    for output, path in (("SlackRequestURL", "events"), ("SlackCommandsURL", "commands"),
+                         ("SlackInteractivityURL", "interactions")):
+        assert template["Outputs"][output] == {"Value": {"Fn::Sub": "https://${RestAPI}"
+                                               ".execute-api.${AWS::Region}.${AWS::URLSuffix}"
+                                               f"/api/slack/{path}"}}
 
 
 def _capabilities(text):
@@ -1410,7 +1647,7 @@ def test_a_bare_chalice_package_after_make_package_is_deployable(project, offlin
                for r in template["Resources"].values()
                for e in r.get("Properties", {}).get("Events", {}).values()}
     assert set(sources) == {("app.push_shard", "SQS"), ("app.slack_tasks", "SQS"),
-                            ("app.counts_changed", "DynamoDB")}
+                            ("app.counts_changed", "DynamoDB"), ("app.weekly_digest", "Schedule")}
     assert sources["app.push_shard", "SQS"]["Queue"] == arns["PUSH_QUEUE_ARN"]
     assert sources["app.slack_tasks", "SQS"]["Queue"] == arns["TASKS_QUEUE_ARN"]
     assert sources["app.counts_changed", "DynamoDB"]["Stream"] == arns["COUNTS_STREAM_ARN"]

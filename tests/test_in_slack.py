@@ -159,7 +159,7 @@ def test_opening_the_home_tab_publishes_it(stack, reactions):
     buttons = view["blocks"][0]["elements"]
     assert [b["value"] for b in buttons] == ["24h", "7d", "30d", "all"]
     assert [b.get("style") for b in buttons] == [None, "primary", None, None]
-    text = json.dumps(view["blocks"])
+    text = json.dumps(view["blocks"], ensure_ascii=False)
     assert "Top emoji · the last 7 days" in text and ":tada:  *3*" in text
     assert "Your top emoji given" in text and "Your top emoji received" in text
     # The Messages tab has nothing to show: nothing is published for it.
@@ -178,7 +178,7 @@ def test_a_window_button_publishes_the_home_tab_again(stack, reactions):
     assert wait_for(lambda: homes_of(stack, ADA), timeout=30)
     view = homes_of(stack, ADA)[-1]["view"]
     assert [b.get("style") for b in view["blocks"][0]["elements"]] == ["primary", None, None, None]
-    assert "Top emoji · the last 24 hours" in json.dumps(view["blocks"])
+    assert "Top emoji · the last 24 hours" in json.dumps(view["blocks"], ensure_ascii=False)
     unsigned = requests.post(f"{stack.url}/slack/interactions", data=body, timeout=10, headers={
         **simulate.signed_headers(body, "wrong"), "Content-Type": "application/x-www-form-urlencoded"})
     assert unsigned.status_code == 401
@@ -221,6 +221,8 @@ def test_the_digest_is_due_on_monday_morning_in_its_time_zone():
 
 def test_the_digest_posts_once_a_week_across_a_doubled_schedule(stack, reactions, monkeypatch):
     stack.slack.posted.clear()
+    # A new custom emoji: in Slack's list (emoji.list) and announced by emoji_changed.
+    stack.slack.emoji["shipit-2"] = "https://emoji.example/s.png"
     deliver(stack, "emoji_changed", subtype="add", name="shipit-2", value="https://emoji.example/s.png")
     live = _digest_services()
     # The schedule's clock: due now, in a week of its own (a rerun never meets a claim).
@@ -238,7 +240,7 @@ def test_the_digest_posts_once_a_week_across_a_doubled_schedule(stack, reactions
     message = stack.slack.posted[0]
     assert message["channel"] == GENERAL
     valid_block_kit(message["blocks"], 50)
-    text = json.dumps(message["blocks"])
+    text = json.dumps(message["blocks"], ensure_ascii=False)
     assert "1. :tada:  *3*" in text and "*Top 5*" in text
     assert "*Biggest riser*: :tada:  0 \u2192 *3*" in text
     assert "*Newest custom emoji*: :shipit-2:" in text
