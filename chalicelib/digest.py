@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from botocore.exceptions import ClientError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from . import queries, slack_blocks, windows
 from .settings import SettingsError
@@ -86,8 +87,12 @@ def run(services, now: float) -> str:
         return "not due"
     if not services.digests.claim(week, now):
         return "posted already"
+    client = WebClient(token=s.slack_bot_token, base_url=s.slack_api_url, timeout=10)
+    # chat.postMessage allows about one message a second per channel: a 429 is waited
+    # out once (slack_sdk's handler honours Retry-After) before the hour is given up.
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=1))
     try:
-        answer = WebClient(token=s.slack_bot_token, base_url=s.slack_api_url, timeout=10).chat_postMessage(
+        answer = client.chat_postMessage(
             channel=s.digest_channel, text="This week's emoji", blocks=blocks(services, now))
     except SlackApiError as error:
         log.error("the weekly digest was not posted: %s", error.response.get("error"))
