@@ -16,6 +16,7 @@ from chalicelib import digest, services
 from devkit import simulate
 from tests.conftest import SECRET, TEAM
 from tests.helpers import deliver, post_event, reaction, settled, wait_for
+from tests.test_dashboard import browser  # noqa: F401 - the Chromium fixture
 
 ADA, GRACE, ALAN = "UDEMOADA", "UDEMOGRACE", "UDEMOALAN"
 GENERAL, SECRET_CHANNEL = "CDEMOGENERAL", "CDEMOSECRET"
@@ -263,3 +264,18 @@ def test_a_failed_digest_is_tried_again_the_next_hour(stack, reactions, monkeypa
 def test_without_a_channel_there_is_no_digest(stack):
     assert digest.run(services.get(), _at("UTC", 2026, 11, 23, 9, 30)) == "off"
     assert digest.run(_digest_services(), _at("Europe/Berlin", 2026, 11, 24, 9, 30)) == "not due"
+
+
+def test_the_devkit_page_shows_the_published_home_tab(stack, reactions, browser):  # noqa: F811
+    """What `make run` shows of Slack's side: the Home tab as the app published it."""
+    from playwright.sync_api import expect
+    from tests.test_dashboard import ARTIFACTS
+    stack.slack.published.clear()
+    deliver(stack, "app_home_opened", user=ADA, tab="home", channel="D0HOME")
+    assert wait_for(lambda: homes_of(stack, ADA), timeout=30)
+    page = browser.new_page(viewport={"width": 900, "height": 900})
+    page.goto(f"{stack.url}/_devkit/slack")
+    expect(page.locator("body")).to_contain_text("Top emoji · the last 7 days")
+    expect(page.locator("body")).to_contain_text("Your top emoji given")
+    page.screenshot(path=str(ARTIFACTS / "slack-home.png"), full_page=True)
+    page.close()
