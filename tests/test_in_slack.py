@@ -279,3 +279,23 @@ def test_the_devkit_page_shows_the_published_home_tab(stack, reactions, browser)
     expect(page.locator("body")).to_contain_text("Your top emoji given")
     page.screenshot(path=str(ARTIFACTS / "slack-home.png"), full_page=True)
     page.close()
+
+
+def test_devkit_slash_sends_a_signed_command_and_prints_the_answer(stack, reactions):
+    import os
+    import subprocess
+    import sys
+    from devkit.served import APP_SETTINGS
+    env = {k: v for k, v in os.environ.items() if k not in APP_SETTINGS}  # a user's shell
+    done = subprocess.run(
+        [sys.executable, "-m", "devkit", "slash", "--url", f"{stack.url}/slack/commands",
+         "--secret", SECRET, "--team-id", TEAM, "/emojiboard", "7d"],
+        capture_output=True, text=True, timeout=60, env=env,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Top emoji · the last 7 days" in done.stdout and "1. :tada:" in done.stdout
+    wrong = subprocess.run(
+        [sys.executable, "-m", "devkit", "slash", "--url", f"{stack.url}/slack/commands",
+         "--secret", "wrong", "--team-id", TEAM, "7d"], capture_output=True, text=True,
+        timeout=60, env=env, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert wrong.returncode != 0 and "401" in wrong.stdout + wrong.stderr
