@@ -138,6 +138,12 @@ def _added(old: list, new: list) -> list:
     return [item for item in new if item not in old]
 
 
+def _list_changes(before: list, after: list, added: str, removed: str) -> List[str]:
+    """A line for what `after` adds to `before` and one for what it drops ({}: which)."""
+    return ([added.format(", ".join(_added(before, after)))] if _added(before, after) else []) \
+        + ([removed.format(", ".join(_added(after, before)))] if _added(after, before) else [])
+
+
 def changes(old: Optional[dict], new: dict) -> List[str]:
     """What to change in the Slack app for `new`, the manifest this deploy wrote, when
     the app was set up from `old`, the previous deploy's; FIRST_STEPS when there was
@@ -155,14 +161,11 @@ def changes(old: Optional[dict], new: dict) -> List[str]:
         if _added(after, before):
             lines.append(f"{kind} scopes no longer needed: {', '.join(_added(after, before))} "
                          f"(OAuth & Permissions -> {where}: remove them, then reinstall)")
-    before = _get(old, "settings", "event_subscriptions", "bot_events", default=[])
-    after = _get(new, "settings", "event_subscriptions", "bot_events", default=[])
-    if _added(before, after):
-        lines.append(f"subscribe to the bot events {', '.join(_added(before, after))} "
-                     "(Event Subscriptions -> Subscribe to bot events)")
-    if _added(after, before):
-        lines.append(f"bot events no longer needed: {', '.join(_added(after, before))} "
-                     "(Event Subscriptions: remove them)")
+    lines += _list_changes(
+        _get(old, "settings", "event_subscriptions", "bot_events", default=[]),
+        _get(new, "settings", "event_subscriptions", "bot_events", default=[]),
+        "subscribe to the bot events {} (Event Subscriptions -> Subscribe to bot events)",
+        "bot events no longer needed: {} (Event Subscriptions: remove them)")
     url = _get(new, "settings", "event_subscriptions", "request_url")
     if url != _get(old, "settings", "event_subscriptions", "request_url"):
         lines.append(f"the events Request URL is now {url} (Event Subscriptions; Slack "
@@ -199,14 +202,11 @@ def changes(old: Optional[dict], new: dict) -> List[str]:
         lines.append(f"the interactivity Request URL is now {url} (Interactivity & Shortcuts)")
     elif not enabled and _get(old, "settings", "interactivity", "is_enabled", default=False):
         lines.append("turn off Interactivity (Interactivity & Shortcuts)")
-    before = _get(old, "oauth_config", "redirect_urls", default=[])
-    after = _get(new, "oauth_config", "redirect_urls", default=[])
-    if _added(before, after):
-        lines.append(f"add the redirect URL {', '.join(_added(before, after))} (OAuth & "
-                     "Permissions -> Redirect URLs)")
-    if _added(after, before):
-        lines.append(f"redirect URLs no longer used: {', '.join(_added(after, before))} "
-                     "(OAuth & Permissions -> Redirect URLs)")
+    lines += _list_changes(
+        _get(old, "oauth_config", "redirect_urls", default=[]),
+        _get(new, "oauth_config", "redirect_urls", default=[]),
+        "add the redirect URL {} (OAuth & Permissions -> Redirect URLs)",
+        "redirect URLs no longer used: {} (OAuth & Permissions -> Redirect URLs)")
     if not lines and old != new:
         lines.append("other settings changed (the name, a description...): paste the "
                      "manifest at the app's App Manifest page")
