@@ -47,7 +47,7 @@ def stack():
 
 @pytest.fixture(autouse=True)
 def empty_tables(request):
-    """Empty tables before each test that uses the stack."""
+    """Empty tables and a fresh Slack stand-in before each test that uses the stack."""
     if "stack" not in request.fixturenames:
         yield
         return
@@ -58,6 +58,10 @@ def empty_tables(request):
     tables.ensure(client, local.counts_table, local.connections_table)
     for name in (local.connections_table, local.counts_table):
         tables.clear(client, name)
+    # And a fresh Slack: the stand-in's workspace, failures and rate limit windows as
+    # at the start (a suite's worth of users.list calls within a minute would otherwise
+    # meet Slack's Tier 2 limit in whichever test came next).
+    local.slack.reset()
     # The fan-out reads the stream up to now before the test starts (a table a test
     # recreated: its new stream), so no page of this test gets a late update from the
     # last test's records.
