@@ -28,7 +28,7 @@ import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 from websockets.sync.client import connect
 
 from devkit import dynamodb, stack as stack_module
@@ -387,8 +387,13 @@ def test_frames_up_to_32_kb_reach_the_app_and_are_answered(stack, frames):
 
 def test_a_message_over_128_kb_in_small_frames_closes_with_1009(stack):
     with _dashboard_and_its_id(stack) as (socket_, connection_id):
-        socket_.send(["z" * (30 * 1024)] * (MAX_MESSAGE // (30 * 1024) + 1))
-        assert _closed_with(socket_) == 1009
+        try:
+            socket_.send(["z" * (30 * 1024)] * (MAX_MESSAGE // (30 * 1024) + 1))
+        except ConnectionClosedError as closed:
+            # The gateway may close once the limit is passed, before the last frame is out.
+            assert closed.rcvd is not None and closed.rcvd.code == 1009
+        else:
+            assert _closed_with(socket_) == 1009
     assert stack.gateway.handled[connection_id] == 0
 
 
