@@ -3,13 +3,50 @@ the counts table's stream handler, wired to chalicelib."""
 import time
 
 from chalice import Chalice, Rate, Response
+from chalice.app import Request, WebsocketEvent
 
-from chalicelib import (access, api, auth, commands, digest, fanout, home, ingest, live,
-                        screens, services, settings, tasks)
+from chalicelib import (access, api, auth, commands, digest, fanout, home, ingest, live, logs,
+                        metrics, screens, services, settings, tasks)
 from chalicelib.settings import SettingsError
 
-app = Chalice(app_name="emojiboard")
+# The app's log lines are JSON, one a line (chalicelib/logs.py), not Chalice's text.
+app = Chalice(app_name="emojiboard", configure_logs=False)
 app.experimental_feature_flags.update(["WEBSOCKETS"])
+logs.setup()
+
+_WEBSOCKET_FUNCTIONS = {"$connect": "websocket_connect", "$disconnect": "websocket_disconnect"}
+
+
+@app.middleware("all")
+def observed(event, get_response):
+    """Every invocation of every function, timed, ends with one log line that holds its
+    metrics (chalicelib/logs.py). Chalice runs this around the handler, and around its
+    own 500 for an exception a route raised, so a Slack request's answer is seen
+    whatever it was."""
+    if isinstance(event, Request):
+        context = event.lambda_context
+        function, ids = "api_handler", {"route": f"{event.method} {event.path}"}
+    elif isinstance(event, WebsocketEvent):
+        context = event.context
+        route = event.to_dict()["requestContext"].get("routeKey", "$default")
+        function = _WEBSOCKET_FUNCTIONS.get(route, "websocket_message")
+        ids = {"connection_id": event.connection_id}
+    else:  # the stream, the queues, the schedule: Lambda names the function
+        context = event.context
+        name = getattr(context, "function_name", "") or type(event).__name__
+        function, ids = name.rsplit("-", 1)[-1], {}
+    ids["request_id"] = getattr(context, "aws_request_id", None)
+    with logs.invocation(function, **ids) as invocation:
+        response = get_response(event)
+        if isinstance(event, Request):
+            invocation.note(status=response.status_code)
+            if event.path == "/slack/events":
+                logs.count(metrics.EVENTS_RECEIVED)
+                if response.status_code >= 500:  # "retry me": the 5 % alarm's numerator
+                    logs.count(metrics.EVENTS_FAILED)
+        elif isinstance(event, WebsocketEvent) and isinstance(response, Response):
+            invocation.note(status=response.status_code)
+    return response
 
 
 def _json(status: int, body: dict) -> Response:
@@ -170,14 +207,17 @@ def ws_connect(event):
         app.log.error("misconfigured: %s", error)
         return Response(body="", status_code=500)
     if viewer is None:
+        logs.note(outcome="refused")
         return Response(body="", status_code=401)
     live.connect(event.connection_id, viewer, services.get())
+    logs.note(outcome="connected", grant=viewer.grant.split(":", 1)[0])
     return None
 
 
 @app.on_ws_disconnect()
 def ws_disconnect(event):
     live.disconnect(event.connection_id, services.get())
+    logs.note(outcome="disconnected")
 
 
 @app.on_ws_message()
@@ -250,4 +290,4 @@ def weekly_digest(event):
     except SettingsError as error:
         app.log.error("misconfigured: %s", error)
         return
-    app.log.info("weekly digest: %s", outcome)
+    logs.note(outcome=outcome)

@@ -20,7 +20,6 @@ Each WebSocket connection records the grant it came in with (`person:{sid}` or
 import hashlib
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from typing import List, Mapping, Optional
 

@@ -6,7 +6,7 @@ from typing import Mapping, Optional, Tuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import queries, trends
+from . import logs, queries, trends
 from .services import Services
 from .views import BadQuery
 
@@ -21,7 +21,7 @@ def leaderboard(params: Optional[Mapping[str, str]], services: Services) -> Tupl
     except BadQuery as error:
         return 400, {"error": str(error)}
     except (ClientError, BotoCoreError) as error:
-        log.error("leaderboard read failed: %s", error)
+        logs.store_error(log, "leaderboard read failed: %s", error)
         return UNAVAILABLE
     return 200, {**view.head(), "total": board.total, "size": board.size,
                  "leaderboard": board.rows}
@@ -34,7 +34,7 @@ def trend(params: Optional[Mapping[str, str]], services: Services) -> Tuple[int,
     except BadQuery as error:
         return 400, {"error": str(error)}
     except (ClientError, BotoCoreError) as error:
-        log.error("trend read failed: %s", error)
+        logs.store_error(log, "trend read failed: %s", error)
         return UNAVAILABLE
 
 
@@ -45,5 +45,5 @@ def history(params: Optional[Mapping[str, str]], services: Services) -> Tuple[in
     try:
         return 200, services.history.status(services.workspace).to_dict()
     except (ClientError, BotoCoreError) as error:
-        log.error("history status read failed: %s", error)
+        logs.store_error(log, "history status read failed: %s", error)
         return UNAVAILABLE

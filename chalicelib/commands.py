@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import queries, slack_blocks, slack_request
+from . import logs, queries, slack_blocks, slack_request
 from .services import Services
 from .views import BadQuery
 
@@ -74,7 +74,7 @@ def handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply
     except BadQuery as error:
         return 200, _ephemeral(_refusal(str(error)))
     except (ClientError, BotoCoreError) as error:
-        log.error("slash command read failed: %s", error)
+        logs.store_error(log, "slash command read failed: %s", error)
         return 200, _ephemeral("The counter store is unavailable right now; try again in a moment.")
     blocks = slack_blocks.board_blocks(view, board.rows, board.total, services.settings.public_url)
     return 200, {"response_type": "ephemeral", "text": slack_blocks.title(view), "blocks": blocks}

@@ -12,10 +12,11 @@ forms while the previous one is pushed. Pushes are absolute and versioned, so a 
 or a shard delivered twice (Lambda retries) changes nothing on a dashboard.
 """
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-from . import messages
+from . import logs, messages, metrics
 from .broadcast import FanoutReport
 from .counts import counter_pk
 from .queries import dress, public_channels
@@ -127,22 +128,34 @@ def _visible(services: Services, view: View, rows: List[dict]) -> List[dict]:
     return rows
 
 
+def committed_at(records: Iterable[dict]) -> Optional[float]:
+    """When the oldest change in a batch was committed: its stream record's
+    ApproximateCreationDateTime, epoch seconds rounded down ("StreamRecord", DynamoDB
+    Streams API reference), so a latency measured from it may read up to 1 s high."""
+    times = [record["dynamodb"]["ApproximateCreationDateTime"] for record in records
+             if record.get("eventName") in ("INSERT", "MODIFY")  # not TTL's deletions
+             and isinstance(record.get("dynamodb", {}).get("ApproximateCreationDateTime"),
+                            (int, float))]
+    return min(times) if times else None
+
+
 def from_stream(records: List[dict], services: Services, now: float) -> Optional[FanoutReport]:
     """The stream handler's work. A store or queue error raises, so Lambda delivers
     the batch again. Every send is finished before returning: Lambda freezes a
     container between invocations, and a send left running would stall."""
+    logs.count(metrics.STREAM_BATCH_SIZE, len(records))
     changed = changed_counters(records, services.workspace)
     if not changed:
         return None
     audience = services.connections.subscribers()
+    logs.count(metrics.DASHBOARDS_OPEN, sum(map(len, audience.values())))
     if not audience:  # the new totals cost reads: only when someone is watching
         return None
     shards = split(updates(services, changed, now, audience), audience,
-                   services.settings.fanout_shard_size)
+                   services.settings.fanout_shard_size, committed_at(records))
+    logs.note(changed=len(changed), shards=len(shards))
     if not shards:
         return None
-    log.info("stream batch: %d records, %d emoji changed, %d dashboards in %d shards",
-             len(records), len(changed), sum(map(len, audience.values())), len(shards))
     if services.push_queue is None:  # no queue configured: push every shard here
         return sum((push(shard, services) for shard in shards), FanoutReport(0, 0, 0))
     if len(shards) > 1:  # queued first, so the pushers start while this one pushes
@@ -152,11 +165,16 @@ def from_stream(records: List[dict], services: Services, now: float) -> Optional
 
 def push_shard(body: str, services: Services) -> FanoutReport:
     """The push queue's handler: one shard, as the stream handler queued it."""
-    shard = Shard.from_body(body)
-    report = push(shard, services)
-    log.info("pushed a queued shard: %d dashboards, %s", len(shard.connections), report)
-    return report
+    return push(Shard.from_body(body), services)
 
 
 def push(shard: Shard, services: Services) -> FanoutReport:
-    return services.broadcaster.broadcast(shard.messages, shard.connections)
+    """One shard pushed, and measured: pushes by result, and the time from the commit
+    to this shard's last page (the fan-out's latency, when the shard knows the commit)."""
+    report = services.broadcaster.broadcast(shard.messages, shard.connections)
+    logs.count(metrics.PUSHES_SENT, report.sent)
+    logs.count(metrics.PUSHES_GONE, report.gone)
+    logs.count(metrics.PUSHES_FAILED, report.failed)
+    if shard.committed is not None and report.sent:
+        logs.count(metrics.FANOUT_LATENCY, round((time.time() - shard.committed) * 1000))
+    return report

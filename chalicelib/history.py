@@ -38,7 +38,7 @@ from botocore.exceptions import ClientError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from . import coverage, slack_calls
+from . import coverage, logs, metrics, slack_calls
 from .slack_events import SLACKBOT, _ID, Reaction, reaction_name
 
 log = logging.getLogger(__name__)
@@ -188,6 +188,10 @@ class History:
             raise
         job.clear()
         job.update(response["Attributes"])
+        for name, metric in (("reactions_imported", metrics.HISTORY_REACTIONS),
+                             ("channels_done", metrics.HISTORY_CHANNELS)):
+            if (adds or {}).get(name):
+                logs.count(metric, adds[name])
 
     def record_failure(self, workspace: str, job_id: str, ckpt: int, error: str
                        ) -> Optional[int]:

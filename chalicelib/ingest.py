@@ -14,7 +14,7 @@ from typing import Mapping, Tuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import home, slack_events, slack_request
+from . import home, logs, metrics, slack_events, slack_request
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,23 @@ log = logging.getLogger(__name__)
 Reply = Tuple[int, dict]
 
 
+# What a refusal's status says, as the EventsRefused metric's Reason.
+_REFUSALS = {413: "too_large", 401: "signature", 400: "malformed"}
+
+
 def handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply:
+    """The answer to Slack; the event id and the outcome go on the invocation's log
+    line, and what happened into its metrics (chalicelib/metrics.py)."""
+    status, reply = _handle(body, headers, services)
+    if status in _REFUSALS:
+        logs.note(outcome="refused")
+        logs.count(metrics.EVENTS_REFUSED, Reason=_REFUSALS[status])
+    else:
+        logs.note(outcome=reply.get("result") or ("ignored" if "ignored" in reply else None))
+    return status, reply
+
+
+def _handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply:
     refused = slack_request.refused(body, headers)
     if refused:
         return refused
@@ -30,6 +46,8 @@ def handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply
         event = slack_events.parse(body)
     except slack_events.BadRequest as error:
         return 400, {"error": str(error)}
+    logs.note(event_id=getattr(event, "event_id", None),
+              retry=headers.get("x-slack-retry-num") or None)
     if headers.get("x-slack-retry-num"):
         log.info("Slack retry %s of %s (%s)", headers.get("x-slack-retry-num"),
                  getattr(event, "event_id", "-"), headers.get("x-slack-retry-reason", "no reason"))
@@ -57,10 +75,14 @@ def handle(body: bytes, headers: Mapping[str, str], services: Services) -> Reply
         outcome = services.counts.record(event, services.workspace)
     except (ClientError, BotoCoreError, RuntimeError) as error:
         # Nothing was committed (the write is one transaction): a 5xx makes Slack retry.
-        log.error("could not count event %s: %s", event.event_id, error)
+        logs.store_error(log, "could not count event %s: %s", event.event_id, error)
         return 503, {"error": "the counter store is unavailable; Slack will retry"}
     if outcome.status == "bot":
         return 200, {"ok": True, "ignored": f"user {event.user} is a bot"}
+    if outcome.status == "counted":
+        logs.count(metrics.EVENTS_COUNTED)
+    elif outcome.status == "duplicate":
+        logs.count(metrics.EVENTS_DUPLICATE)
     return 200, {"ok": True, "result": outcome.status}
 
 
@@ -69,7 +91,7 @@ def _emoji_changed(event: slack_events.EmojiChanged, services: Services) -> Repl
     try:
         result = services.emoji.apply(event, services.workspace)
     except (ClientError, BotoCoreError, RuntimeError) as error:
-        log.error("could not apply emoji change %s: %s", event.event_id, error)
+        logs.store_error(log, "could not apply emoji change %s: %s", event.event_id, error)
         return 503, {"error": "the store is unavailable; Slack will retry"}
     return 200, {"ok": True, "result": result}
 
@@ -81,7 +103,7 @@ def _directory_change(event: slack_events.DirectoryChange, services: Services) -
     try:
         result = services.directory.apply(event, services.workspace)
     except (ClientError, BotoCoreError, RuntimeError) as error:
-        log.error("could not apply directory change %s: %s", event.event_id, error)
+        logs.store_error(log, "could not apply directory change %s: %s", event.event_id, error)
         return 503, {"error": "the store is unavailable; Slack will retry"}
     settings = services.settings
     if (event.created and settings.join_public_channels and services.tasks is not None

@@ -6,7 +6,7 @@ from typing import Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import messages
+from . import logs, messages
 from .connections import ASK_LIMIT, ASK_WINDOW_SECONDS
 from . import queries
 from .views import BadQuery
@@ -55,7 +55,7 @@ def reply_to(body: str, services: Services, connection_id: Optional[str] = None)
         except BadQuery as error:
             return [messages.error(str(error))]
         except (ClientError, BotoCoreError) as error:
-            log.error("snapshot failed: %s", error)
+            logs.store_error(log, "snapshot failed: %s", error)
             return [messages.error("the counter store is unavailable; try again")]
         return messages.snapshot(view.head(), board.rows, board.total, board.size)
     return [messages.error(f"unknown action {action!r}; use 'snapshot' or 'ping'")]
@@ -65,8 +65,9 @@ def message(connection_id: str, body: str, services: Services) -> None:
     try:
         admission = services.connections.admit(connection_id)
     except (ClientError, BotoCoreError) as error:
-        log.error("could not check %s's allowance: %s", connection_id, error)
+        logs.store_error(log, "could not check %s's allowance: %s", connection_id, error)
         admission = "ok"  # the store is the bottleneck either way; the reply will say so
+    logs.note(outcome=admission)
     if admission == "ok":
         try:
             replies = reply_to(body, services, connection_id)

@@ -7,7 +7,7 @@ them to `push_shard`, in parallel; docs/architecture.md ("Fan-out") has the form
 """
 import json
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List
+from typing import Callable, Dict, Iterator, List, Optional
 
 # SQS: "The minimum message size is 1 byte ... The maximum is 262,144 bytes (256 KiB)",
 # for one message and for a SendMessageBatch call's bodies together, in at most 10
@@ -20,22 +20,29 @@ MAX_BATCH_ENTRIES = 10
 class Shard:
     messages: List[bytes]
     connections: List[str]
+    # When the oldest change it carries was committed (epoch seconds, as the stream
+    # records it), so its pusher can measure the fan-out's latency (FanoutLatency).
+    committed: Optional[float] = None
 
     def to_body(self) -> str:
         # ASCII escapes keep any emoji text (a lone surrogate even) inside the
         # characters SQS accepts in a message body.
-        return json.dumps({"messages": [m.decode("utf-8") for m in self.messages],
-                           "connections": self.connections}, separators=(",", ":"))
+        body = {"messages": [m.decode("utf-8") for m in self.messages],
+                "connections": self.connections}
+        if self.committed is not None:
+            body["committed"] = self.committed
+        return json.dumps(body, separators=(",", ":"))
 
     @classmethod
     def from_body(cls, body: str) -> "Shard":
         data = json.loads(body)
-        return cls([m.encode("utf-8") for m in data["messages"]],
-                   list(data["connections"]))
+        committed = data.get("committed")
+        return cls([m.encode("utf-8") for m in data["messages"]], list(data["connections"]),
+                   float(committed) if isinstance(committed, (int, float)) else None)
 
 
 def split(updates: Dict[str, List[bytes]], audience: Dict[str, List[str]],
-          shard_size: int) -> List[Shard]:
+          shard_size: int, committed: Optional[float] = None) -> List[Shard]:
     """Every subscribed topic's update, for its connections in shards of at most
     `shard_size`. A shard whose body would exceed what SQS takes carries its topic's
     messages in several bodies (updates are absolute and versioned, so the parts may
@@ -47,7 +54,7 @@ def split(updates: Dict[str, List[bytes]], audience: Dict[str, List[str]],
             continue
         for start in range(0, len(connections), shard_size):
             chunk = connections[start:start + shard_size]
-            shards += [Shard(group, chunk) for group in _fit(messages, chunk)]
+            shards += [Shard(group, chunk, committed) for group in _fit(messages, chunk)]
     return shards
 
 

@@ -23,7 +23,7 @@ from typing import Callable, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import coverage, slack_calls
+from . import coverage, logs, slack_calls
 from .history import History
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,7 @@ def run(body: str, services, seconds_left: Optional[float], now: float) -> None:
     except BadTask as error:
         log.error("tasks queue: message dropped (%s): %.200r", error, body)
         return
+    logs.note(task=task["task"], job=task.get("job") if isinstance(task.get("job"), str) else None)
     budget = SLICE_SECONDS if seconds_left is None else min(SLICE_SECONDS,
                                                               seconds_left - MARGIN_SECONDS)
     try:

@@ -446,6 +446,36 @@ def policy_command():
         click.echo(f"wrote {path}")
 
 
+# ---- status: is it working? --------------------------------------------------------
+
+@main.command("status")
+@click.option("--local", "local_url", default=None, metavar="URL",
+              help="The local stack (python -m devkit serve), e.g. http://127.0.0.1:8000.")
+@click.option("--stage", default=None, callback=lambda ctx, p, v: v and _stage(ctx, p, v),
+              help="A deployed Chalice stage in .chalice/config.json.")
+@click.option("--profile", default=None, help="AWS profile (else the default credentials).")
+@click.option("--region", default=None, help="AWS region (else the profile's / AWS_REGION).")
+def status_command(local_url, stage, profile, region):
+    """Is it working? The last event counted, events in the last hour and day, the
+    refused and 5xx rates, dashboards open, the fan-out's p95 latency, the alarms in
+    alarm and the history import. Exits 1 when something needs attention."""
+    from . import deploy as deploy_module, status
+    if bool(local_url) == bool(stage):
+        raise UsageLine("pass one of --stage STAGE or --local URL")
+    try:
+        if local_url:
+            report = status.local(local_url)
+        else:
+            session, _ = _aws(stage, profile, region)
+            deploy_module.caller_account(session)  # no credentials: one line, first
+            report = status.deployed(stage, session)
+    except status.StatusError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(status.render(report))
+    if report.verdict().startswith("NEEDS ATTENTION"):
+        sys.exit(1)
+
+
 # ---- session keys -----------------------------------------------------------------
 
 @main.group("session-keys", cls=Commands, invoke_without_command=True)

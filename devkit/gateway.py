@@ -26,6 +26,7 @@ import base64
 import collections
 import hmac
 import importlib.util
+import json
 import logging
 import queue
 import re
@@ -382,8 +383,9 @@ async def _read_body(request: web.Request) -> bytes:
 class Gateway:
     def __init__(self, pool: AppPool, static_dir: Optional[Path] = None,
                  slack: Optional[slack_api.SlackWebAPI] = None,
-                 site_headers: Optional[Dict[str, str]] = None):
+                 site_headers: Optional[Dict[str, str]] = None, logs=None):
         self.pool = pool
+        self.logs = logs  # the app's log lines (devkit/local_logs.py), for /_devkit/logs
         self.static_dir = static_dir
         # The site's security headers (devkit/site.py), on the site's files and the app's
         # routes, as CloudFront's response headers policy sets them on AWS.
@@ -403,12 +405,27 @@ class Gateway:
         # Not AWS: where devkit commands find this stack's SQS (LocalStack sets it).
         self.devkit_endpoints: Optional[dict] = None
         self.web.router.add_get("/_devkit/endpoints", self.endpoints)
+        self.web.router.add_get("/_devkit/logs", self.log_lines)
         self.web.router.add_route("*", "/{tail:.*}", self.http)
 
     async def endpoints(self, request: web.Request) -> web.Response:
         if self.devkit_endpoints is None:
             raise web.HTTPNotFound(text="this gateway is not part of a devkit stack")
         return web.json_response(self.devkit_endpoints)
+
+    async def log_lines(self, request: web.Request) -> web.StreamResponse:
+        """Not AWS: the app's log lines, one JSON object a line (?since=epoch ms): what
+        `status --local` reads metrics from, as CloudWatch reads them from log groups."""
+        if self.logs is None:
+            raise web.HTTPNotFound(text="this gateway keeps no logs")
+        try:
+            since = int(request.query["since"]) if "since" in request.query else None
+        except ValueError:
+            raise web.HTTPBadRequest(text="since must be epoch milliseconds") from None
+        lines = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: [json.dumps(line) for line in self.logs.lines(since)])
+        return web.Response(text="".join(line + "\n" for line in lines),
+                            content_type="application/x-ndjson")
 
     def runner(self) -> web.AppRunner:
         """The aiohttp runner to serve this gateway with: header, idle and log settings."""

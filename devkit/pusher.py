@@ -92,6 +92,8 @@ def main(sqs_url: str, app_path: Path, function: Optional[str]) -> None:
     instance = gateway.AppInstance(0, app_path)
     source = _pick(sqs_sources(instance.app), function, app_path)
     attribute = source.handler_string.rsplit(".", 1)[1]  # the function in app.py
+    from . import local_logs  # the app's log lines, into the stack's store (if it set one)
+    local_logs.capture_from_environment(source.name)
     poller = queues.QueuePoller(sqs_url, queues.MappingSettings.of(source),
                                 lambda event: instance.invoke(attribute, event))
     if not stopping.is_set():

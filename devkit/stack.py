@@ -22,7 +22,7 @@ from chalicelib.settings import switch
 
 from chalicelib import sessions
 
-from . import dynamodb, moto_sqs, site, slack_api, slack_openid, streams, tables
+from . import dynamodb, local_logs, moto_sqs, site, slack_api, slack_openid, streams, tables
 from .pusher import Pushers
 from . import gateway
 from .gateway import AppPool, Gateway, app_environment
@@ -100,6 +100,10 @@ class LocalStack:
         self._runner: Optional[web.AppRunner] = None
         self.gateway: Optional[Gateway] = None
         self.dynamodb_url: Optional[str] = None
+        # The app's log lines (devkit/local_logs.py): beside the data when it is kept.
+        self._log_dir = data_dir.parent / "logs" if data_dir is not None else None
+        self.logs: Optional[local_logs.LogStore] = None
+        self._temporary_logs = False
 
     @property
     def url(self) -> str:
@@ -123,6 +127,7 @@ class LocalStack:
 
     def _start(self) -> None:
         check_port(self.host, self.port)
+        self._start_logs()
         self.dynamodb_url, self._stop_dynamodb = dynamodb.start(
             self._dynamodb_choice, self._data_dir, self.host)
         client = self.dynamodb_client()
@@ -150,6 +155,17 @@ class LocalStack:
         # (so two pushers can use two cores), with the environment set above.
         self._pushers = Pushers(self.pushers, self.sqs_url, function="push_shard").start()
         self.tasks_worker = Pushers(1, self.sqs_url, function="slack_tasks").start()
+
+    def _start_logs(self) -> None:
+        """Where the app's log lines go, as Lambda sends them to CloudWatch Logs: this
+        process's, and (DEVKIT_LOG_DIR) the pusher processes'."""
+        if self._log_dir is None:
+            self._log_dir = Path(tempfile.mkdtemp(prefix="emojiboard-logs-"))
+            self._temporary_logs = True
+        self.logs = local_logs.LogStore(self._log_dir)
+        self.logs.prune()
+        local_logs.capture(self._log_dir, "serve")
+        os.environ[local_logs.ENV] = str(self._log_dir)
 
     def _access_environment(self) -> Dict[str, str]:
         """Sign in with Slack against the stand-in (devkit/slack_openid.py): its client,
@@ -190,7 +206,9 @@ class LocalStack:
         return {"api_url": self.url, "sqs_endpoint_url": self.sqs_url,
                 "tasks_queue_url": self.tasks_queue[0], "region": gateway.REGION,
                 "dynamodb_endpoint_url": self.dynamodb_url, "counts_table": self.counts_table,
-                "workspace": os.environ.get("SLACK_TEAM_ID") or "any"}
+                "connections_table": self.connections_table,
+                "workspace": os.environ.get("SLACK_TEAM_ID") or "any",
+                "stage": gateway.STAGE}
 
     def start_gateway(self) -> None:
         """Start (or restart) the gateway alone; DynamoDB and its data stay. Its event
@@ -198,7 +216,7 @@ class LocalStack:
         Playwright's does); it listens before this returns, or has cleaned up and raises."""
         loop = asyncio.new_event_loop()
         gateway = Gateway(AppPool(self._instances), self._site_dir, self.slack,
-                          site_headers=self._site_headers)
+                          site_headers=self._site_headers, logs=self.logs)
         runner = gateway.runner()
         started, failure = threading.Event(), []
 
@@ -279,6 +297,13 @@ class LocalStack:
             if self._site_dir:
                 shutil.rmtree(self._site_dir, ignore_errors=True)
                 self._site_dir = None
+            if self.logs is not None:
+                local_logs.release()
+                os.environ.pop(local_logs.ENV, None)
+                self.logs = None
+                if self._temporary_logs:
+                    shutil.rmtree(self._log_dir, ignore_errors=True)
+                    self._log_dir, self._temporary_logs = None, False
             if self._stop_sqs:
                 self._stop_sqs()
                 self._stop_sqs = None

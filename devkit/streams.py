@@ -54,13 +54,18 @@ class _Shard:
     last_sequence: Optional[str] = None  # of the last record read
 
 
-def lambda_record(record: dict, stream_arn: str) -> dict:
-    """A GetRecords record as Lambda hands it to the function."""
+def lambda_record(record: dict, stream_arn: str, read_at: Optional[float] = None) -> dict:
+    """A GetRecords record as Lambda hands it to the function. On AWS its
+    ApproximateCreationDateTime is the record's creation "rounded down to the closest
+    second" (StreamRecord, DynamoDB Streams API reference); DynamoDB Local rounds it
+    down to the minute, so the second at which the poller read it (`read_at`, a
+    quarter of a second at most after its creation) stands in when that is later."""
     shaped = dict(record)
     shaped["dynamodb"] = dict(record["dynamodb"])
     created = shaped["dynamodb"].get("ApproximateCreationDateTime")
     if hasattr(created, "timestamp"):  # boto3 parses it; Lambda sends epoch seconds
-        shaped["dynamodb"]["ApproximateCreationDateTime"] = float(int(created.timestamp()))
+        shaped["dynamodb"]["ApproximateCreationDateTime"] = float(
+            max(int(created.timestamp()), int(read_at or 0)))
     shaped["eventSourceARN"] = stream_arn
     return shaped
 
@@ -172,7 +177,9 @@ class StreamPoller:
                 shard.first_buffered_at = time.monotonic()
             if response["Records"]:
                 shard.last_sequence = response["Records"][-1]["dynamodb"]["SequenceNumber"]
-            shard.buffer += [lambda_record(r, self._stream_arn) for r in response["Records"]]
+            read_at = time.time()
+            shard.buffer += [lambda_record(r, self._stream_arn, read_at)
+                             for r in response["Records"]]
         if shard.buffer and (len(shard.buffer) >= self.mapping.batch_size
                              or shard.iterator is None
                              or time.monotonic() - shard.first_buffered_at
