@@ -186,6 +186,8 @@ def serve(host, port, demo, demo_rate, dynamodb_choice, data_dir, team_id, pushe
         click.echo(f"Fan-out:   the counts table's stream, batches of up to {m.batch_size} "
                    f"records, {m.batching_window_s:g} s window; {stack.pushers} pusher "
                    f"process{'es' if stack.pushers > 1 else ''} on the push queue")
+        click.echo(f"App logs:  {stack.logs.directory} (JSON lines, with their metrics); "
+                   f"is it working? python -m devkit status --local {stack.url}")
         if import_days:
             _first_start_import(stack, import_days)
         if demo:

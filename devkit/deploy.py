@@ -1,7 +1,8 @@
 """`python -m devkit deploy|destroy|package`: the app on AWS in one command.
 
 deploy:
-  0. the settings (the deployer's environment, else SSM), the session keys (made once
+  0. the settings (the deployer's environment, else SSM: the functions' and the
+     monitoring's, ALARM_EMAIL and NO_EVENTS_ALARM_HOURS), the session keys (made once
      and kept in SSM), and the dashboard built (`site.py`: it names no URL), for the
      Content-Security-Policy its headers carry; nothing is created before these pass;
   1. the stacks Chalice does not create (`infra.py`): tables, the push queue, the
@@ -9,8 +10,9 @@ deploy:
   2. `chalice deploy --stage S` through Chalice's own Python API (what its CLI runs),
      with the stacks' table names, the counts table's stream, the push queue and the
      tasks queue (URL and ARN of each), the WebSocket API's id, the public URL, the
-     session keys and the Slack settings as the functions' environment variables, and
-     the policy rendered for these resources;
+     session keys, the stage (STAGE, the metrics' dimension: `stage_environment`) and
+     the Slack settings as the functions' environment variables, and the policy
+     rendered for these resources;
   3. the edge stack (`infra.provision_edge`): the CloudFront distribution in front of
      the site, the REST API and the WebSocket API, which Chalice has just created. Chalice
      learns the WebSocket API's id, and the edge stack the distribution's domain, only by
@@ -18,6 +20,9 @@ deploy:
      once more with WEBSOCKET_API_ID, PUBLIC_URL and the policy's
      `execute-api:ManageConnections` naming that API (docs/architecture.md,
      "Deploying"); then the WebSocket stage's route throttling;
+  3b. the monitoring stack (`monitoring.provision_monitoring`): the alarms on the
+     functions Chalice deployed (`Deployed.functions`), the SNS topic they notify
+     (ALARM_EMAIL subscribed to it) and the CloudWatch dashboard;
   4. the dashboard uploaded (`publish.py`); then, unless JOIN_PUBLIC_CHANNELS is off,
      `{"task": "join_all"}` on the tasks queue: `slack_tasks` joins every public channel
      (chalicelib/coverage.py), so the bot hears their reactions from the first day
@@ -25,6 +30,9 @@ deploy:
   5. the dashboard URL, the Slack Request URLs (events, the slash command, interactivity)
      and redirect URL, a Slack app manifest, and what changed in it since the previous
      deploy's (`manifest.changes`): what to change in Slack (or, first, how to set it up).
+
+destroy: the monitoring stack, the edge stack, the Chalice app, then the rest
+(`infra.teardown`); the counters only when asked.
 
 `session-keys rotate` (`rotate_session_keys`) puts a new session key first in SSM.
 """
@@ -47,7 +55,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib import sessions
 from chalicelib.settings import ACCESS_MODES, SettingsError, switch
 
-from . import infra, manifest, policy, publish, site
+from . import infra, manifest, monitoring, policy, publish, site
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +67,10 @@ SECRETS = ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "SLACK_
 OPTIONAL_SETTINGS = ("SLACK_TEAM_ID", "PEOPLE_BOARDS", "EXCLUDED_CHANNELS",
                      "JOIN_PUBLIC_CHANNELS", "ACCESS", "DASHBOARD_ADMINS",
                      "DIGEST_CHANNEL", "DIGEST_TZ")
+# The deploy's own settings, read the same way but never handed to the functions: the
+# address the alarms notify, and the hours without a counted event that raise an alarm
+# (none unless set). devkit/monitoring.py checks them.
+MONITORING_SETTINGS = ("ALARM_EMAIL", "NO_EVENTS_ALARM_HOURS")
 # The weekly digest (`weekly_digest`, Mondays 09:00 in DIGEST_TZ): posted to
 # DIGEST_CHANNEL, a channel's id (public C..., private G... or C...: a name can be
 # renamed, and chat.postMessage takes the id); none without it. DIGEST_TZ: an IANA zone
@@ -131,6 +143,12 @@ def tasks_environment(tasks_queue_url, tasks_queue_arn) -> dict:
     return {"TASKS_QUEUE_URL": tasks_queue_url, "TASKS_QUEUE_ARN": tasks_queue_arn}
 
 
+def stage_environment(stage: str) -> dict:
+    """STAGE, the Chalice stage: the dimension every metric the functions write carries
+    (chalicelib/logs.stage), so the alarms and the dashboard read this stage's only."""
+    return {"STAGE": stage}
+
+
 def ssm_name(stage: str, variable: str) -> str:
     """/emojiboard/prod/slack-signing-secret for SLACK_SIGNING_SECRET."""
     return f"/{infra.APP_NAME}/{stage}/{variable.lower().replace('_', '-')}"
@@ -142,16 +160,39 @@ def slack_settings(stage: str, ssm, env=os.environ, echo=log.info) -> Dict[str, 
     variable, which Lambda encrypts at rest)."""
     found = {}
     for variable in SECRETS + OPTIONAL_SETTINGS:
-        if env.get(variable):
-            found[variable] = env[variable]
-            continue
-        name = ssm_name(stage, variable)
-        try:
-            found[variable] = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-        except ssm.exceptions.ParameterNotFound:
-            if variable in SECRETS:
-                echo(f"note: {variable} is not set (environment, or SSM parameter {name})")
+        value = _setting(stage, ssm, env, variable)
+        if value is not None:
+            found[variable] = value
+        elif variable in SECRETS:
+            echo(f"note: {variable} is not set (environment, or SSM parameter "
+                 f"{ssm_name(stage, variable)})")
     return found
+
+
+def _setting(stage: str, ssm, env, variable: str) -> Optional[str]:
+    """One setting from the deployer's environment, else SSM (None: neither)."""
+    if env.get(variable):
+        return env[variable]
+    try:
+        return ssm.get_parameter(Name=ssm_name(stage, variable),
+                                 WithDecryption=True)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return None
+
+
+def monitoring_settings(stage: str, ssm, env=os.environ) -> Tuple[Optional[str], Optional[int]]:
+    """ALARM_EMAIL and NO_EVENTS_ALARM_HOURS (each None when unset), checked
+    (`monitoring.checked_alarm_email`, `checked_no_events_hours`): a DeployError naming
+    the setting and its SSM parameter otherwise."""
+    def checked(variable, check):
+        try:
+            return check(_setting(stage, ssm, env, variable))
+        except ValueError as error:
+            raise DeployError(f"{error} (the deployer's environment, or SSM parameter "
+                              f"{ssm_name(stage, variable)})") from None
+
+    return (checked("ALARM_EMAIL", monitoring.checked_alarm_email),
+            checked("NO_EVENTS_ALARM_HOURS", monitoring.checked_no_events_hours))
 
 
 def access_mode(environment: Dict[str, str], stage: str) -> str:
@@ -247,11 +288,17 @@ class Deployed:
     websocket_api_url: Optional[str] = None
     websocket_api_id: Optional[str] = None
     resources: list = field(default_factory=list)
+    # Chalice's name of each Lambda function (api_handler, websocket_connect,
+    # counts_changed...) -> the function's name, from the ARN Chalice recorded.
+    functions: Dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_values(cls, values: Optional[dict]) -> "Deployed":
         deployed = cls(resources=(values or {}).get("resources", []))
         for resource in deployed.resources:
+            if resource.get("resource_type") == "lambda_function":
+                # arn:aws:lambda:REGION:ACCOUNT:function:NAME
+                deployed.functions[resource["name"]] = resource["lambda_arn"].split(":")[6]
             if resource.get("resource_type") == "rest_api":
                 deployed.rest_api_url = resource["rest_api_url"]
                 deployed.rest_api_id = resource["rest_api_id"]
@@ -338,6 +385,10 @@ class Result:
     # What to change in the Slack app (`manifest.changes`): first-deploy steps, the
     # changes since the previous deploy's manifest, or none.
     slack_changes: list = field(default_factory=list)
+    # The monitoring stack's outputs (AlarmTopicArn, CloudWatchDashboard) and the
+    # CloudWatch dashboard in the console.
+    monitoring: Dict[str, str] = field(default_factory=dict)
+    cloudwatch_url: str = ""
 
 
 def policy_values(stage: str, region: str, account: str, partition: str,
@@ -382,6 +433,7 @@ def _deploy(stage, session, chalice, out_dir, title, workspace, env, echo, site_
                               f"{ssm_name(stage, name)})") from None
     join_public_channels, people_boards = switches["JOIN_PUBLIC_CHANNELS"], switches["PEOPLE_BOARDS"]
     digest_channel, digest_zone = digest_settings(environment, stage)
+    alarm_email, no_events_hours = monitoring_settings(stage, ssm, env)
     access = environment["ACCESS"] = access_mode(environment, stage)
     if access == "public":
         echo(PUBLIC_WARNING)
@@ -401,6 +453,7 @@ def _deploy(stage, session, chalice, out_dir, title, workspace, env, echo, site_
     environment.update(fanout_environment(outputs["CountsStreamArn"], outputs["PushQueueUrl"],
                                           outputs["PushQueueArn"]))
     environment.update(tasks_environment(outputs["TasksQueueUrl"], outputs["TasksQueueArn"]))
+    environment.update(stage_environment(stage))
 
     # 2 and 3. chalice deploy, then the edge stack; chalice deploy again when the
     # WebSocket API's id or the public URL were not known before (the first deploy).
@@ -438,6 +491,11 @@ def _deploy(stage, session, chalice, out_dir, title, workspace, env, echo, site_
     throttle_websocket_stage(session.client("apigatewayv2"), deployed.websocket_api_id,
                              infra.stage_setting(stage, "api_gateway_stage"), echo)
 
+    # 3b. The alarms on the functions Chalice has deployed, and the dashboard.
+    monitoring_status, watching = monitoring.provision_monitoring(
+        cfn, stage, functions=deployed.functions, alarm_email=alarm_email,
+        no_events_hours=no_events_hours, echo=echo)
+
     # 4. The dashboard, on the origin its headers policy now describes.
     files = publish.upload(s3, outputs["SiteBucket"], site_dir)
     echo(f"uploaded {len(files)} files to s3://{outputs['SiteBucket']}")
@@ -460,11 +518,14 @@ def _deploy(stage, session, chalice, out_dir, title, workspace, env, echo, site_
                     commands_url=urls["commands_url"], interactions_url=urls["interactions_url"],
                     slack_changes=slack_changes,
                     redirect_url=redirect_url, manifest_path=manifest_path, site_files=files,
-                    stacks={**outputs["_status"], infra.edge_stack_name(stage): edge_status},
+                    stacks={**outputs["_status"], infra.edge_stack_name(stage): edge_status,
+                            infra.monitoring_stack_name(stage): monitoring_status},
                     chalice_passes=passes,
                     environment={k: ("(set)" if k in HIDDEN else v)
                                  for k, v in environment.items()},
-                    join_all_queued=joining, csp=headers["Content-Security-Policy"])
+                    join_all_queued=joining, csp=headers["Content-Security-Policy"],
+                    monitoring=watching, cloudwatch_url=monitoring.dashboard_url(
+                        region, watching["CloudWatchDashboard"], partition))
     echo("")
     echo(f"Dashboard:          {result.dashboard_url}")
     echo(f"Slack Request URL:  {result.request_url}")
@@ -475,6 +536,9 @@ def _deploy(stage, session, chalice, out_dir, title, workspace, env, echo, site_
          "Create New App -> From an app manifest)")
     echo("Weekly digest:      " + (f"{digest_channel}, Mondays 09:00 {digest_zone}"
                                    if digest_channel else "off (no DIGEST_CHANNEL)"))
+    echo(f"CloudWatch:         {result.cloudwatch_url}")
+    for line in alarm_lines(stage, watching["AlarmTopicArn"], alarm_email, no_events_hours):
+        echo(line)
     if earlier is None:
         echo("In Slack (no earlier manifest in dist/: a first deploy from this clone):")
     elif slack_changes:
@@ -497,6 +561,20 @@ def _deploy(stage, session, chalice, out_dir, title, workspace, env, echo, site_
     if access == "public":
         echo(PUBLIC_WARNING)
     return result
+
+
+def alarm_lines(stage: str, topic_arn: str, alarm_email: Optional[str],
+                no_events_hours: Optional[int]) -> list:
+    """Where the alarms go, and what the address must do first."""
+    where = (f"{alarm_email} must confirm the subscription: SNS has mailed it a link "
+             "(\"AWS Notification - Subscription Confirmation\"), and nothing reaches it "
+             "before it is followed" if alarm_email else
+             "nobody is subscribed (set ALARM_EMAIL, or subscribe to the topic)")
+    quiet = (f"after {no_events_hours} hours without a counted event" if no_events_hours
+             else "off (NO_EVENTS_ALARM_HOURS sets the hours)")
+    return [f"Alarms:             {monitoring.alarm_prefix(stage)}*, to SNS topic {topic_arn}",
+            f"  - {where}",
+            f"  - the no-events alarm: {quiet}"]
 
 
 def queue_join_all(sqs, tasks_queue_url: str, join_public_channels: bool, bot_token: bool,
@@ -551,11 +629,13 @@ def throttle_websocket_stage(v2, api_id: str, stage_name: str,
 
 def destroy(stage: str, session: boto3.session.Session, chalice: Chalice,
             delete_data: bool = False, echo: Callable[[str], None] = print) -> None:
-    """The edge stack (the distribution) first, then the Chalice app, the site and the
-    app stack; the counters only with delete_data. Writes nothing when there is nothing
-    to delete, or when it cannot authenticate."""
+    """The monitoring stack (alarms on functions about to go), the edge stack (the
+    distribution), then the Chalice app, the site and the app stack; the counters only
+    with delete_data. Writes nothing when there is nothing to delete, or when it cannot
+    authenticate."""
     caller_account(session)
     cfn = session.client("cloudformation")
+    monitoring.delete_monitoring(cfn, stage, echo)
     infra.delete_edge(cfn, stage, echo)
     if Deployed.recorded(chalice.project_dir, stage).resources:
         echo(f"chalice delete --stage {stage}")
@@ -615,12 +695,14 @@ def site_headers() -> Dict[str, str]:
 
 def merge_template(stage: str, chalice_template: dict,
                    headers: Optional[Dict[str, str]] = None) -> dict:
-    """The resources of the three stacks, and what ties Chalice's functions to them:
+    """The resources of the four stacks, and what ties Chalice's functions to them:
     each function's environment (Refs to the tables, the queues, the WebSocket API and
-    the parameters), the event sources (the counts table's stream; each queue handler's
-    own queue, QUEUE_OF_HANDLER), each function role's policy (the hand-written one,
-    `Fn::Sub`), and the edge's distribution in front of Chalice's `RestAPI` and
-    `WebsocketAPI` with `headers` (the site's, `site_headers`, by default).
+    the parameters, and STAGE), the event sources (the counts table's stream; each queue
+    handler's own queue, QUEUE_OF_HANDLER), each function role's policy (the hand-written
+    one, `Fn::Sub`), the edge's distribution in front of Chalice's `RestAPI` and
+    `WebsocketAPI` with `headers` (the site's, `site_headers`, by default), and the
+    monitoring (`monitoring.package_parts`: alarms on these functions, ALARM_EMAIL and
+    NO_EVENTS_ALARM_HOURS as parameters).
 
     PUBLIC_URL is a parameter, not the distribution's domain: the distribution names the
     REST API, whose definition names the API handler function, so the function's
@@ -643,18 +725,21 @@ def merge_template(stage: str, chalice_template: dict,
     variables.update(fanout_environment(counts_stream, {"Ref": "PushQueue"},
                                         queue_arns["PushQueue"]))
     variables.update(tasks_environment({"Ref": "TasksQueue"}, queue_arns["TasksQueue"]))
+    variables.update(stage_environment(stage))
     document = policy.as_cloudformation({
         "WebsocketStage": infra.stage_setting(stage, "WEBSOCKET_STAGE"),
         # In Fn::Sub `${PushQueue}` would be its Ref, the URL: the policy names the queue.
         "PushQueueName": {"Fn::GetAtt": ["PushQueue", "QueueName"]},
         "TasksQueueName": {"Fn::GetAtt": ["TasksQueue", "QueueName"]},
         "AppName": infra.APP_NAME, "Stage": stage})
+    functions = {}  # as Deployed.functions: the HTTP function is Chalice's api_handler
     for logical_id, resource in chalice_template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         # The names `chalice deploy` gives them, which the policy's log groups name.
         handler = resource["Properties"]["Handler"].split(".", 1)[1]
         name = f"{infra.APP_NAME}-{stage}" + ("" if handler == "app" else f"-{handler}")
+        functions["api_handler" if handler == "app" else handler] = name
         properties = {"FunctionName": name, "Environment": {"Variables": variables}}
         # The event sources, which Chalice writes as the literal ARNs app.py was
         # imported with: the stream of the table and the queues this template creates,
@@ -677,16 +762,26 @@ def merge_template(stage: str, chalice_template: dict,
     if "WebsocketAPIStage" in chalice_template["Resources"]:
         resources["WebsocketAPIStage"] = {
             "Properties": {"DefaultRouteSettings": dict(WEBSOCKET_THROTTLE)}}
+    watching = monitoring.package_parts(stage, functions)
+    clashes = set(watching["Resources"]) & (set(chalice_template["Resources"]) | set(resources)) \
+        | set(watching["Parameters"]) & set(PACKAGE_PARAMETERS)
+    if clashes:
+        raise DeployError(f"the monitoring's logical ids {', '.join(sorted(clashes))} are "
+                          "also Chalice's or the template's: rename them (devkit/monitoring.py)")
+    resources.update(watching["Resources"])
     return {
-        "Parameters": {param: {"Type": "String", "Default": "", "Description": text,
-                               **({"NoEcho": True} if secret else {}),
-                               **({"AllowedValues": PARAMETER_VALUES[param]}
-                                  if param in PARAMETER_VALUES else {}),
-                               **({"AllowedPattern": PARAMETER_PATTERNS[param]}
-                                  if param in PARAMETER_PATTERNS else {})}
-                       for param, (_, text, secret) in PACKAGE_PARAMETERS.items()},
+        "Parameters": {**{param: {"Type": "String", "Default": "", "Description": text,
+                                  **({"NoEcho": True} if secret else {}),
+                                  **({"AllowedValues": PARAMETER_VALUES[param]}
+                                     if param in PARAMETER_VALUES else {}),
+                                  **({"AllowedPattern": PARAMETER_PATTERNS[param]}
+                                     if param in PARAMETER_PATTERNS else {})}
+                          for param, (_, text, secret) in PACKAGE_PARAMETERS.items()},
+                       **watching["Parameters"]},
+        "Conditions": watching["Conditions"],
         "Resources": resources,
         "Outputs": {
+            **watching["Outputs"],
             "DashboardURL": infra.EDGE_OUTPUTS["PublicURL"],
             "DistributionId": infra.EDGE_OUTPUTS["DistributionId"],
             "SlackRedirectURL": {"Value": {"Fn::Sub": "https://${SiteDistribution.DomainName}"

@@ -1,7 +1,7 @@
 """What Chalice does not create, as CloudFormation: the tables, the two queues, the
-site bucket, and the CloudFront distribution in front of it all.
+site bucket, the CloudFront distribution in front of it all, and the alarms.
 
-Three stacks per stage, deployed with boto3:
+Four stacks per stage, deployed with boto3:
 
   emojiboard-{stage}-data   the counts table (the counters: on-demand, TTL, point-in-time
                             recovery, a stream that feeds the fan-out, DeletionPolicy
@@ -20,6 +20,11 @@ Three stacks per stage, deployed with boto3:
                             REST API at /api/*, /auth/*, /slack/*, the WebSocket API at
                             /ws), its security headers policy, the CloudFront Function
                             of /ws and the bucket policy (`edge_resources`).
+  emojiboard-{stage}-monitoring
+                            after `chalice deploy` too (its alarms name the
+                            functions): the alarms, the SNS topic they notify (and
+                            ALARM_EMAIL's subscription) and the CloudWatch dashboard
+                            (devkit/monitoring.py).
 
 The same resources go into `chalice package --merge-template` (`merge_template`),
 so teams that deploy with CloudFormation get one template for the whole app.
@@ -286,6 +291,12 @@ def edge_stack_name(stage: str) -> str:
     """The stack of the CloudFront distribution, deployed after `chalice deploy`: it
     names the REST and WebSocket APIs, which Chalice creates."""
     return f"{APP_NAME}-{stage}-edge"
+
+
+def monitoring_stack_name(stage: str) -> str:
+    """The stack of the alarms and the CloudWatch dashboard (devkit/monitoring.py),
+    deployed after `chalice deploy`: its alarms name the functions Chalice creates."""
+    return f"{APP_NAME}-{stage}-monitoring"
 
 
 # CloudFront's managed policies, by the ids AWS gives for CloudFormation.
@@ -577,6 +588,12 @@ def _stack(cfn, name: str) -> Optional[dict]:
 
 def _outputs(stack: dict) -> Dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def stack_outputs(cfn, name: str) -> Dict[str, str]:
+    """One stack's outputs (empty when it does not exist)."""
+    stack = _stack(cfn, name)
+    return _outputs(stack) if stack else {}
 
 
 def _body(template: dict) -> str:

@@ -100,8 +100,8 @@ class LocalStack:
         self._runner: Optional[web.AppRunner] = None
         self.gateway: Optional[Gateway] = None
         self.dynamodb_url: Optional[str] = None
-        # The app's log lines (devkit/local_logs.py): beside the data when it is kept.
-        self._log_dir = data_dir.parent / "logs" if data_dir is not None else None
+        # The app's log lines (devkit/local_logs.py): with the data when it is kept.
+        self._log_dir = Path(data_dir) / "logs" if data_dir is not None else None
         self.logs: Optional[local_logs.LogStore] = None
         self._temporary_logs = False
 

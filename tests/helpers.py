@@ -68,6 +68,13 @@ def connection_ids(stack) -> List[str]:
     return [item["sk"]["S"] for item in items]
 
 
+def served_logs(stack) -> List[dict]:
+    """The app's log lines, as the stack serves them (GET /_devkit/logs)."""
+    answer = requests.get(f"{stack.url}/_devkit/logs", timeout=30)
+    assert answer.status_code == 200, answer.text
+    return [json.loads(line) for line in answer.text.splitlines()]
+
+
 def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while True:

@@ -22,6 +22,11 @@ and how these tests deal with it:
   CloudFront API. moto's distribution keeps origins, behaviours and their policy ids,
   not an origin's origin access control nor a behaviour's function: those, and the
   headers policy, are checked in the stored template (and by cfn-lint);
+- its CloudFormation has no AWS::CloudWatch::Alarm nor AWS::SNS::Subscription (the
+  monitoring stack would create without its alarms): `moto_serves_monitoring` gives it
+  models backed by moto's CloudWatch and SNS (tests/moto_monitoring.py), so the alarms
+  are read back with DescribeAlarms. moto stores a metric math expression without
+  parsing or evaluating it, and confirms an email subscription at once;
 - API Gateway's ImportRestApi takes only OpenAPI 3 (Chalice sends Swagger 2.0) and
   needs `info.description` and a `uri` on every integration (Chalice's CORS preflight
   is a mock integration without one): `_moto_imports_swagger` converts the document
@@ -55,8 +60,8 @@ from moto.apigatewayv2.responses import ApiGatewayV2Response
 from moto.server import ThreadedMotoServer
 
 from chalicelib import fanout, sessions, signin
-from devkit import deploy, infra, manifest, policy, publish, site, tables
-from tests import moto_cloudfront
+from devkit import deploy, infra, manifest, monitoring, policy, publish, site, tables
+from tests import moto_cloudfront, moto_monitoring
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = "prod"
@@ -105,6 +110,15 @@ def moto_serves_cloudfront(monkeypatch):
     return moto_cloudfront.ResponseHeadersPolicy.stored
 
 
+@pytest.fixture(autouse=True)
+def moto_serves_monitoring(monkeypatch, moto_serves_cloudfront):
+    """AWS::CloudWatch::Alarm and AWS::SNS::Subscription in moto's CloudFormation
+    (module docstring), beside the CloudFront models."""
+    from moto.cloudformation import parsing
+    models = parsing.get_model_map()
+    monkeypatch.setattr(parsing, "get_model_map", lambda: {**models, **moto_monitoring.MODELS})
+
+
 @pytest.fixture
 def aws(moto_url, monkeypatch):
     """A boto3 session whose every client talks to moto; moto starts empty."""
@@ -115,7 +129,7 @@ def aws(moto_url, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    for name in deploy.SECRETS + deploy.OPTIONAL_SETTINGS:
+    for name in deploy.SECRETS + deploy.OPTIONAL_SETTINGS + deploy.MONITORING_SETTINGS:
         monkeypatch.delenv(name, raising=False)
     return boto3.session.Session(region_name=REGION)
 
@@ -284,10 +298,23 @@ def test_a_second_provisioning_changes_nothing(aws):
         assert len(cfn.describe_stack_events(StackName=name)["StackEvents"]) == events[name]
 
 
+# The Lambda functions Chalice makes of app.py (its names for them), as the rehearsal
+# against moto finds them (test_chalice_deploy_rehearsed_against_moto).
+CHALICE_FUNCTIONS = ("api_handler", "websocket_connect", "websocket_message",
+                     "websocket_disconnect", "counts_changed", "push_shard", "slack_tasks",
+                     "weekly_digest")
+
+
+def function_name(stage: str, function: str) -> str:
+    """What `chalice deploy` names a function: the app and stage, then its own name."""
+    return f"emojiboard-{stage}" + ("" if function == "api_handler" else f"-{function}")
+
+
 class RecordingChalice(deploy.Chalice):
     """Stands in for Chalice where only the orchestration is under test: records each
     deploy's environment and policy, creates the WebSocket API and its stage in moto
-    on the first deploy, and writes `.chalice/deployed/{stage}.json`, as Chalice does."""
+    on the first deploy, and writes `.chalice/deployed/{stage}.json`, as Chalice does
+    (the APIs and CHALICE_FUNCTIONS; no function is created in moto)."""
 
     def __init__(self, project_dir, rest_id="rest0api1"):
         super().__init__(project_dir)
@@ -310,7 +337,9 @@ class RecordingChalice(deploy.Chalice):
             {"name": "websocket_api", "resource_type": "websocket_api",
              "websocket_api_id": self.api_id,
              "websocket_api_url": f"wss://{self.api_id}.execute-api.{REGION}.amazonaws.com/api/"},
-        ]}
+        ] + [{"name": name, "resource_type": "lambda_function",
+              "lambda_arn": f"arn:aws:lambda:{REGION}:123456789012:function:"
+                            f"{function_name(stage, name)}"} for name in CHALICE_FUNCTIONS]}
         deployed = self.project_dir / ".chalice" / "deployed"
         deployed.mkdir(parents=True, exist_ok=True)
         (deployed / f"{stage}.json").write_text(json.dumps(values))
@@ -345,8 +374,10 @@ def test_destroy_removes_the_app_and_site_and_keeps_the_counters(aws, project):
     assert chalice.deletes == [STAGE]
     # The edge stack (the distribution in front of the APIs) went first.
     assert chalice.edge_stack_at_delete == [None]
-    assert lines[0] == ("stack emojiboard-prod-edge: deleting (CloudFront takes several "
-                        "minutes (often 5 to 15) to deploy a distribution)")
+    # The alarms first (their functions are about to go), then the edge stack.
+    assert lines[:2] == ["stack emojiboard-prod-monitoring: deleting",
+                         "stack emojiboard-prod-edge: deleting (CloudFront takes several "
+                         "minutes (often 5 to 15) to deploy a distribution)"]
     assert cloudfront.list_distributions()["DistributionList"]["Quantity"] == 0
     assert cloudfront.list_functions()["FunctionList"]["Quantity"] == 0
     assert cloudfront.list_origin_access_controls()["OriginAccessControlList"]["Quantity"] == 0
@@ -367,7 +398,8 @@ def test_destroy_removes_the_app_and_site_and_keeps_the_counters(aws, project):
     again = deploy.deploy(STAGE, aws, RecordingChalice(project), out_dir=project / "dist",
                           env={}, echo=lambda _: None)
     assert again.stacks == {"emojiboard-prod-data": "unchanged", "emojiboard-prod": "created",
-                            "emojiboard-prod-edge": "created"}
+                            "emojiboard-prod-edge": "created",
+                            "emojiboard-prod-monitoring": "created"}
     assert ddb.get_item(TableName="emojiboard-prod-counts",
                         Key={"pk": {"S": "C#any#all#ALL"}, "sk": {"S": "tada"}})["Item"]
 
@@ -573,7 +605,8 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
         "TASKS_QUEUE_URL": tasks_url, "TASKS_QUEUE_ARN": tasks_arn,
         "SLACK_SIGNING_SECRET": "s3cret", **SLACK_ENV, "ACCESS": "slack",
         "SESSION_KEYS": keys, "PUBLIC_URL": result.dashboard_url,
-        "WEBSOCKET_API_ID": chalice.api_id}
+        "WEBSOCKET_API_ID": chalice.api_id, "STAGE": "prod"}
+    assert first["environment"]["STAGE"] == "prod"  # the metrics' dimension, from the start
     # Secrets and session keys are never shown.
     assert {k: v for k, v in result.environment.items() if v == "(set)"} == {
         k: "(set)" for k in ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_CLIENT_ID",
@@ -680,7 +713,8 @@ def test_deploy_passes_resources_and_websocket_id_to_the_functions(aws, project,
     only, = again_chalice.deploys
     assert only["environment"] == second["environment"]  # the same session keys too
     assert set(again.stacks.values()) == {"unchanged"}
-    assert set(again.stacks) == {"emojiboard-prod-data", "emojiboard-prod", "emojiboard-prod-edge"}
+    assert set(again.stacks) == {"emojiboard-prod-data", "emojiboard-prod", "emojiboard-prod-edge",
+                                 "emojiboard-prod-monitoring"}
     assert len(cfn.describe_stack_events(StackName="emojiboard-prod-edge")["StackEvents"]) \
         == edge_events
     assert again.dashboard_url == result.dashboard_url
@@ -1290,6 +1324,18 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
                               f"{prefix}-websocket_message", f"{prefix}-websocket_disconnect",
                               f"{prefix}-counts_changed", f"{prefix}-push_shard",
                               f"{prefix}-slack_tasks", f"{prefix}-weekly_digest"}
+    # What Chalice recorded is what RecordingChalice records, and what the monitoring
+    # stack's alarms watch: one errors alarm per function, the stream handler's age.
+    recorded = deploy.Deployed.recorded(project, stage).functions
+    assert recorded == {name: function_name(stage, name) for name in CHALICE_FUNCTIONS}
+    assert set(recorded.values()) == set(functions)
+    alarms = aws.client("cloudwatch").describe_alarms(
+        AlarmNamePrefix=monitoring.alarm_prefix(stage))["MetricAlarms"]
+    assert {a["Dimensions"][0]["Value"] for a in alarms if a.get("MetricName") == "Errors"} \
+        == set(functions)
+    iterator_age, = [a for a in alarms if a.get("MetricName") == "IteratorAge"]
+    assert iterator_age["Dimensions"] == [{"Name": "FunctionName",
+                                           "Value": f"{prefix}-counts_changed"}]
     stream = aws.client("dynamodb").describe_table(
         TableName=f"{prefix}-counts")["Table"]["LatestStreamArn"]
     queue_url = sqs.get_queue_url(QueueName=f"{prefix}-push")["QueueUrl"]  # moto's address
@@ -1367,6 +1413,7 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
         assert env["TASKS_QUEUE_URL"].endswith(f"/123456789012/{prefix}-tasks")
         assert env["TASKS_QUEUE_ARN"] == tasks_arn
         assert "FANOUT_MODE" not in env
+        assert env["STAGE"] == stage  # the metrics' Stage dimension
         assert env["SLACK_SIGNING_SECRET"] == "s3cret"
         # The pushers are CPU-bound (botocore signs every push): a full vCPU each.
         pusher = name.endswith(("-counts_changed", "-push_shard"))
@@ -1402,6 +1449,7 @@ def test_chalice_deploy_rehearsed_against_moto(aws, project, offline_pip, moto_s
     assert _queues(aws) == set()
     assert aws.client("cloudfront").list_distributions()["DistributionList"]["Quantity"] == 0
     assert _stack_names(aws.client("cloudformation")) == {f"{prefix}-data"}
+    assert aws.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
 
 
 def _schedules(session) -> dict:
@@ -1481,6 +1529,22 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
     assert (built / "index.html").is_file()
     assert {"SiteDistribution", "SiteOriginAccessControl", "SecurityHeadersPolicy",
             "WebSocketPathFunction"} <= set(resources)
+    # The monitoring stack's resources, on the packaged functions (tests/
+    # test_monitoring_stack.py has the rest); ALARM_EMAIL and NO_EVENTS_ALARM_HOURS as
+    # parameters, empty by default, what they add conditional on them.
+    packaged = {r["Properties"]["FunctionName"] for r in resources.values()
+                if r["Type"] == "AWS::Serverless::Function"}
+    errors = {r["Properties"]["Dimensions"][0]["Value"] for r in resources.values()
+              if r["Type"] == "AWS::CloudWatch::Alarm"
+              and r["Properties"].get("MetricName") == "Errors"}
+    assert errors == packaged and len(packaged) == 8
+    assert resources["CountsChangedIteratorAgeAlarm"]["Properties"]["Dimensions"] == [
+        {"Name": "FunctionName", "Value": "emojiboard-prod-counts_changed"}]
+    assert resources["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
+    assert resources["NoEventsCountedAlarm"]["Condition"] == "HasNoEventsAlarm"
+    assert {template["Parameters"][p]["Default"] for p in ("AlarmEmail", "NoEventsAlarmHours")} \
+        == {""}
+    assert template["Outputs"]["AlarmTopicArn"] == {"Value": {"Ref": "AlarmTopic"}}
     origins = {o["Id"]: o for o in resources["SiteDistribution"]["Properties"][
         "DistributionConfig"]["Origins"]}
     assert origins["api"]["DomainName"] == {"Fn::Sub": [
@@ -1556,6 +1620,7 @@ def test_package_merge_template_passes_cfn_lint(project, offline_pip, tmp_path):
         assert env["TASKS_QUEUE_URL"] == {"Ref": "TasksQueue"}
         assert env["TASKS_QUEUE_ARN"] == {"Fn::GetAtt": ["TasksQueue", "Arn"]}
         assert env["JOIN_PUBLIC_CHANNELS"] == {"Ref": "JoinPublicChannels"}
+        assert env["STAGE"] == "prod"
         assert "FANOUT_MODE" not in env
         assert env["SLACK_SIGNING_SECRET"] == {"Ref": "SlackSigningSecret"}
         assert props["FunctionName"].startswith("emojiboard-prod")

@@ -4,7 +4,6 @@ which folds each batch into one update per dashboard. End to end on the session
 stack; the handler and the poller also directly, against its DynamoDB Local."""
 import dataclasses
 import json
-import re
 import threading
 import time
 import uuid
@@ -15,14 +14,14 @@ import requests
 from chalice.app import DynamoDBEvent
 from websockets.sync.client import connect
 
-from chalicelib import fanout, services
+from chalicelib import fanout, metrics, services
 from chalicelib.broadcast import FanoutReport
 from chalicelib.counts import counter_pk
 from chalicelib.windows import ALL_TIME
 from devkit import streams, tables
 from tests.conftest import SECRET, TEAM
 from tests.helpers import (board, connection_ids, dashboard, post_event, reaction, receive,
-                           settled, wait_for)
+                           served_logs, settled, wait_for)
 
 def own(name: str) -> str:
     """A name of this run's own, so a page never counts another test's late batch."""
@@ -252,9 +251,12 @@ def test_dashboards_beyond_a_shard_are_pushed_by_the_pusher_processes_from_the_q
             wait_for(lambda: len(connection_ids(served)) == 5)
             assert post_event(served, reaction("tada")).json()["result"] == "counted"
             assert wait_for(lambda: all(p.counts() == {"tada": 1} for p in pages), timeout=10)
-            queued = lambda: re.findall(r"pushed a queued shard: (\d+) dashboards", served.log_text())
+            # What each push_shard invocation's log line says it pushed (its metrics).
+            queued = lambda: [line[metrics.PUSHES_SENT] for line in served_logs(served)
+                              if line.get("function") == "push_shard"
+                              and line["logger"] == "chalicelib.invocation"]
             assert wait_for(lambda: len(queued()) == 2, timeout=5), served.log_text()[-3000:]
-            assert sorted(queued()) == ["1", "2"]  # 5 pages: 2 pushed by the stream handler
+            assert sorted(queued()) == [1, 2]  # 5 pages: 2 pushed by the stream handler
             assert [p.updates for p in pages] == [1] * 5
         finally:
             for page in pages:
