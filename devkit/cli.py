@@ -412,11 +412,12 @@ def deploy_command(stage, profile, region, title, workspace):
 @click.option("--delete-data", is_flag=True, help="Also delete the counters (kept by default).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def destroy_command(stage, profile, region, delete_data, yes):
-    """Remove the Chalice app, the site and the app stack; the counters stay unless
-    --delete-data."""
+    """Remove the alarms, the distribution, the Chalice app, the site and the app stack;
+    the counters stay unless --delete-data."""
     from . import deploy as deploy_module, infra
     session, chalice = _aws(stage, profile, region)
-    what = (f"the CloudFront distribution (stack {infra.edge_stack_name(stage)}), the Chalice "
+    what = (f"the alarms and CloudWatch dashboard (stack {infra.monitoring_stack_name(stage)}), "
+            f"the CloudFront distribution (stack {infra.edge_stack_name(stage)}), the Chalice "
             f"app (stage {stage}), the dashboard site and stack "
             f"{infra.stack_names(stage)['app']} in {session.region_name}")
     if delete_data:

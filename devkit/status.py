@@ -104,7 +104,9 @@ class CloudWatchSource(Source):
     def _query(self, name, dims, start, end, period: int, stat: str) -> Dict[float, float]:
         query = {"Id": "m", "ReturnData": True, "MetricStat": {
             "Metric": {"Namespace": metrics.NAMESPACE, "MetricName": name,
-                       "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()]},
+                       # Sorted by name: CloudWatch takes any order; moto 5.2 matches
+                       # a metric's dimensions only in the order they were put in.
+                       "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(dims.items())]},
             "Period": period, "Stat": stat}}
         found: Dict[float, float] = {}
         for page in self._cloudwatch.get_paginator("get_metric_data").paginate(
@@ -268,7 +270,9 @@ def deployed(stage: str, session, now: Optional[float] = None) -> Report:
         found = []
         for page in cloudwatch.get_paginator("describe_alarms").paginate(
                 AlarmNamePrefix=monitoring.alarm_prefix(stage), StateValue="ALARM"):
-            found += [alarm["AlarmName"] for alarm in page["MetricAlarms"]]
+            # Checked again here: moto 5.2 applies only one of the two filters.
+            found += [alarm["AlarmName"] for alarm in page["MetricAlarms"]
+                      if alarm["StateValue"] == "ALARM"]
         return found
     return gather(f"{stage} ({session.region_name})", stage, CloudWatchSource(cloudwatch), now,
                   lambda: sum(map(len, connections.subscribers().values())),

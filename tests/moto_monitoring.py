@@ -138,3 +138,29 @@ class Subscription(_Shim):
 
 
 MODELS = {"AWS::CloudWatch::Alarm": Alarm, "AWS::SNS::Subscription": Subscription}
+
+
+def percentile_statistics(monkeypatch) -> None:
+    """moto 5.2.5's GetMetricData answers a percentile Stat (`p95`) with no value and
+    fails to serialise it; CloudWatch computes it over the values in the period. This
+    gives moto's Statistics the nearest-rank percentile of the values it holds (single
+    values only, which is what an EMF array becomes), so `devkit status` can be read
+    against moto. CloudWatch's own percentiles are estimates over the same values."""
+    import math
+    import re
+
+    from moto.cloudwatch.models import Statistics
+
+    real = Statistics.get_statistics_for_type
+
+    def statistic(self, stat):
+        found = re.fullmatch(r"p(\d+(?:\.\d+)?)", stat)
+        if not found:
+            return real(self, stat)
+        values = sorted(self.metric_single_values_list)
+        if not values:
+            return None
+        rank = math.ceil(float(found.group(1)) / 100 * len(values))
+        return values[max(0, rank - 1)]
+
+    monkeypatch.setattr(Statistics, "get_statistics_for_type", statistic)

@@ -137,7 +137,7 @@ def test_no_arguments_print_help_and_succeed(tmp_path):
 @pytest.mark.parametrize("command", [(), ("deploy",), ("destroy",), ("package",), ("policy",),
                                      ("serve",), ("simulate",), ("bench",), ("site",),
                                      ("site", "build"), ("site", "upload"),
-                                     ("session-keys",), ("session-keys", "rotate")])
+                                     ("session-keys",), ("session-keys", "rotate"), ("status",)])
 def test_dash_h_is_help_everywhere(tmp_path, command):
     done = devkit(*command, "-h", env=_shell(tmp_path))
     assert done.returncode == 0, done.stderr
@@ -168,7 +168,8 @@ def test_destroy_and_site_upload_without_credentials(tmp_path):
     (site / "index.html").write_text("<!doctype html>")
     for command in (["destroy", "--stage", "prod", "--yes", "--region", REGION],
                     ["site", "upload", "--dir", str(site), "--bucket", "b", "--region", REGION],
-                    ["session-keys", "rotate", "--stage", "prod", "--region", REGION]):
+                    ["session-keys", "rotate", "--stage", "prod", "--region", REGION],
+                    ["status", "--stage", "prod", "--region", REGION]):
         line = one_error_line(devkit(*command, env=_shell(tmp_path)))
         assert line.startswith("Error: no AWS credentials found"), line
 

@@ -383,3 +383,67 @@ def test_a_second_deploy_changes_nothing_and_destroy_removes_it(aws, project):
     assert cloudwatch.list_dashboards()["DashboardEntries"] == []
     assert aws.client("sns").list_topics()["Topics"] == []
     assert aws.client("sns").list_subscriptions()["Subscriptions"] == []
+
+
+def _as_cloudwatch_extracts(cloudwatch, blobs) -> None:
+    """What CloudWatch Logs does with the functions' EMF lines: each valid blob's
+    metrics, under each of its dimension sets (devkit/emf.py reads them as the
+    specification says), put into moto's CloudWatch."""
+    from datetime import datetime, timezone
+
+    from devkit import emf
+    for datum in emf.data(blobs):
+        cloudwatch.put_metric_data(Namespace=datum.namespace, MetricData=[{
+            "MetricName": datum.name, "Values": list(datum.values),
+            "Dimensions": [{"Name": k, "Value": v} for k, v in datum.dimensions],
+            "Timestamp": datetime.fromtimestamp(datum.timestamp_ms / 1000, timezone.utc)}])
+
+
+def test_status_of_a_deployed_stage_reads_cloudwatch_the_tables_and_the_alarms(
+        aws, project, monkeypatch):
+    """`status --stage`: the metrics from CloudWatch (here moto's, fed the app's own
+    blobs as CloudWatch Logs extracts them; moto gains percentiles for this, see
+    tests/moto_monitoring.py), dashboards open from the connections table, and the
+    alarms in alarm by their prefix."""
+    import time
+
+    from devkit import status
+    from tests import moto_monitoring
+    moto_monitoring.percentile_statistics(monkeypatch)
+    _deploy(aws, project)
+    now = time.time()
+    blobs = []
+    for ago, sent in ((50 * 60, [("EventsReceived", {}), ("EventsCounted", {})]),
+                      (600, [("EventsReceived", {}), ("EventsCounted", {})]),
+                      (300, [("EventsReceived", {}), ("EventsRefused", {"Reason": "signature"})]),
+                      (120, [("EventsReceived", {}), ("EventsFailed", {})]),
+                      (5 * 3600, [("EventsReceived", {}), ("EventsCounted", {})])):
+        measured = metrics.Metrics()
+        for name, dims in sent:
+            measured.add(name, **dims)
+        blobs += measured.blobs(STAGE, int((now - ago) * 1000))
+    latencies = metrics.Metrics()
+    for ms in range(1, 101):  # 1..100 ms: p95 is 95
+        latencies.add(metrics.FANOUT_LATENCY, ms)
+    blobs += latencies.blobs(STAGE, int((now - 240) * 1000))
+    blobs += latencies.blobs("dev", int((now - 240) * 1000))  # another stage: not read
+    _as_cloudwatch_extracts(aws.client("cloudwatch"), blobs)
+    aws.client("dynamodb").put_item(
+        TableName=infra.table_names(STAGE)["connections"],
+        Item={"pk": {"S": "CONN"}, "sk": {"S": "c1"}, "topic": {"S": "all"},
+              "expires_at": {"N": str(int(now) + 3600)}})
+    firing = f"{monitoring.alarm_prefix(STAGE)}errors-push_shard"
+    aws.client("cloudwatch").set_alarm_state(AlarmName=firing, StateValue="ALARM",
+                                             StateReason="test")
+
+    report = status.deployed(STAGE, aws, now=now)
+    assert (report.counted_hour, report.counted_day) == (2, 3)
+    assert report.received_hour == 4 and report.refused_hour["signature"] == 1
+    assert report.failed_hour == 1 and report.failed_rate == 0.25
+    assert report.last_counted == (now - 600) // 60 * 60
+    assert report.latency_p95_ms == 95
+    assert report.dashboards_open == 1
+    assert report.alarms == [firing]
+    assert report.history["state"] == "idle"
+    assert report.verdict().startswith("NEEDS ATTENTION: 1 alarm")
+    assert firing in status.render(report)
