@@ -518,6 +518,45 @@ def cold_start(figures: Figures, runs: int) -> None:
                     f"{unpacked / 1e6:.2f} MB unpacked")
 
 
+# ---- 7. logs and metrics ---------------------------------------------------------------------
+
+
+def log_cost(figures: Figures, invocations: int, runs: int) -> None:
+    """What every invocation pays for its log line (chalicelib/logs.py): a Slack
+    event's fields, three metrics and the JSON line with its EMF blob, written to a
+    sink that keeps only its length; against the same loop without it, alternating."""
+    from chalicelib import logs, metrics
+
+    sizes: List[int] = []
+    logs.setup()
+    previous, logs.HANDLER.sink = logs.HANDLER.sink, lambda line: sizes.append(len(line))
+
+    def observed() -> None:
+        with logs.invocation("api_handler", route="POST /slack/events", request_id="r" * 36):
+            logs.note(event_id="Ev0PV52K25", outcome="counted", status=200)
+            logs.count(metrics.EVENTS_RECEIVED)
+            logs.count(metrics.EVENTS_COUNTED)
+
+    def bare() -> None:
+        pass
+
+    per: Dict[str, List[float]] = {"observed": [], "bare": []}
+    try:
+        for _ in range(runs):
+            for name, body in (("observed", observed), ("bare", bare)):
+                started = time.perf_counter()
+                for _ in range(invocations):
+                    body()
+                per[name].append((time.perf_counter() - started) / invocations * 1e6)
+    finally:
+        logs.HANDLER.sink = previous
+    cost = statistics.median(per["observed"]) - statistics.median(per["bare"])
+    figures.add("per invocation: its JSON log line with metrics (CPU, one thread)",
+                f"{cost:.1f} µs, {statistics.median(sizes):.0f} bytes",
+                f"{invocations} invocations x {runs} runs, alternating with an empty loop; "
+                f"runs: {', '.join(f'{r:.1f}' for r in per['observed'])} µs")
+
+
 # ---- the report ----------------------------------------------------------------------------
 
 
@@ -643,7 +682,7 @@ def machine() -> str:
 
 
 FIGURES = ("ingest", "fanout", "burst", "pushers", "storm", "push-cost", "cold-start",
-           "history", "table-reset")
+           "history", "table-reset", "logs")
 
 
 def run(only: List[str], runs: int, events: int, concurrency: int, sizes: List[int],
@@ -670,4 +709,6 @@ def run(only: List[str], runs: int, events: int, concurrency: int, sizes: List[i
         history_import(figures, channels=6, messages=400)
     if "table-reset" in only:
         table_reset(figures)
+    if "logs" in only:
+        log_cost(figures, invocations=20000, runs=max(5, runs))
     return figures
