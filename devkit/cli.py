@@ -333,6 +333,24 @@ def bench(only, runs, events, concurrency, dashboards, burst_rate, burst_seconds
 
 # ---- history --------------------------------------------------------------------
 
+def _local_or_stage(command):
+    """--local URL or --stage S (with --profile, --region): a local stack or a deployed
+    stage, for the commands that read either."""
+    for option in reversed((
+            click.option("--local", "local_url", default=None, metavar="URL",
+                         help="The local stack (python -m devkit serve), e.g. "
+                              "http://127.0.0.1:8000."),
+            click.option("--stage", default=None,
+                         callback=lambda ctx, p, v: v and _stage(ctx, p, v),
+                         help="A deployed Chalice stage in .chalice/config.json."),
+            click.option("--profile", default=None,
+                         help="AWS profile (else the default credentials)."),
+            click.option("--region", default=None,
+                         help="AWS region (else the profile's / AWS_REGION)."))):
+        command = option(command)
+    return command
+
+
 @main.group("history", cls=Commands, invoke_without_command=True)
 @click.pass_context
 def history_group(ctx):
@@ -343,12 +361,7 @@ def history_group(ctx):
 @history_group.command("import")
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 90),
               help="How far back to go (at most 90 days).")
-@click.option("--local", "local_url", default=None, metavar="URL",
-              help="The local stack (python -m devkit serve), e.g. http://127.0.0.1:8000.")
-@click.option("--stage", default=None, callback=lambda ctx, p, v: v and _stage(ctx, p, v),
-              help="A deployed Chalice stage in .chalice/config.json.")
-@click.option("--profile", default=None, help="AWS profile (else the default credentials).")
-@click.option("--region", default=None, help="AWS region (else the profile's / AWS_REGION).")
+@_local_or_stage
 def history_import(days, local_url, stage, profile, region):
     """Import N days of reactions in the deployment, showing progress until done.
     Ctrl-C stops following, not the import; running it again follows it again."""
@@ -452,12 +465,7 @@ def policy_command():
 # ---- status: is it working? --------------------------------------------------------
 
 @main.command("status")
-@click.option("--local", "local_url", default=None, metavar="URL",
-              help="The local stack (python -m devkit serve), e.g. http://127.0.0.1:8000.")
-@click.option("--stage", default=None, callback=lambda ctx, p, v: v and _stage(ctx, p, v),
-              help="A deployed Chalice stage in .chalice/config.json.")
-@click.option("--profile", default=None, help="AWS profile (else the default credentials).")
-@click.option("--region", default=None, help="AWS region (else the profile's / AWS_REGION).")
+@_local_or_stage
 def status_command(local_url, stage, profile, region):
     """Is it working? The last event counted, events in the last hour and day, the
     refused and 5xx rates, dashboards open, the fan-out's p95 latency, the alarms in

@@ -22,21 +22,7 @@ from moto.cloudwatch.models import (Dimension, Metric, MetricDataQuery, MetricSt
                                     cloudwatch_backends)
 from moto.sns.models import sns_backends
 
-
-class _Shim:
-    """What moto's CloudFormation asks of a model: attributes, create, update, delete."""
-    ATTRIBUTES = ()
-
-    @classmethod
-    def has_cfn_attr(cls, attr):
-        return attr in cls.ATTRIBUTES
-
-    @staticmethod
-    def cloudformation_name_type():
-        return ""
-
-    def is_created(self):
-        return True
+from tests.moto_cloudfront import _Shim  # what moto's CloudFormation asks of a model
 
 
 def _query(query: dict) -> MetricDataQuery:
