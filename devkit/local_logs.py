@@ -13,6 +13,7 @@ replacing the previous one), so they stay bounded.
 """
 import json
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -74,11 +75,24 @@ def _iso(ms: int) -> str:
 _previous: List[Optional[Callable[[str], None]]] = []
 
 
+# The start of a line at these levels (chalicelib/logs.JsonFormatter writes `level`
+# second, after `time`), echoed to standard error as well: what needs a developer's
+# eye shows where `make run` runs, as it did before the lines went to the store.
+_LOUD = ('"level":"WARNING"', '"level":"ERROR"', '"level":"CRITICAL"')
+
+
 def capture(directory: Path, name: str) -> None:
-    """Send this process's app log lines to the store at `directory`."""
+    """Send this process's app log lines to the store at `directory`; warnings and
+    errors also to standard error."""
     logs.setup()
     _previous.append(logs.HANDLER.sink)
-    logs.HANDLER.sink = LogStore(directory).writer(name)
+    write = LogStore(directory).writer(name)
+
+    def sink(line: str) -> None:
+        write(line)
+        if any(level in line[:60] for level in _LOUD):
+            sys.stderr.write(line + "\n")
+    logs.HANDLER.sink = sink
 
 
 def release() -> None:
