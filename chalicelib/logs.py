@@ -62,10 +62,6 @@ _current: contextvars.ContextVar[Optional[Invocation]] = contextvars.ContextVar(
     "invocation", default=None)
 
 
-def current() -> Optional[Invocation]:
-    return _current.get()
-
-
 def note(**fields) -> None:
     """Add fields (an event id, an outcome) to the current invocation's lines."""
     invocation = _current.get()

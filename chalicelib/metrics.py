@@ -47,8 +47,8 @@ Key = Tuple[str, Tuple[Tuple[str, str], ...]]  # (metric, ((dimension, value), .
 
 
 class Metrics:
-    """What one invocation measured: counts added up, values (latencies) kept in order.
-    Rendered as EMF blobs by `blobs`, one per set of dimension values."""
+    """What one invocation measured: counts added up, values (latencies) kept in order,
+    each under its metric name and extra dimension values; `blobs` renders them."""
 
     def __init__(self) -> None:
         self._values: Dict[Key, List[float]] = {}
@@ -60,9 +60,6 @@ class Metrics:
             values[0] += value  # a count is one sum per invocation
         else:
             values.append(value)
-
-    def __bool__(self) -> bool:
-        return bool(self._values)
 
     def blobs(self, stage: str, timestamp_ms: int) -> List[dict]:
         """The EMF objects: each holds the `_aws` metadata, the dimension values and the
