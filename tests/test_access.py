@@ -407,6 +407,15 @@ def test_sign_in_with_slack_in_chromium_then_the_live_board(signin_stack, browse
     page.close()
 
 
+def _screen_sockets(stack) -> list:
+    """The open connections that came in with a screen link (their `grant`)."""
+    items = stack.dynamodb_client().query(
+        TableName=stack.connections_table, KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "CONN"}})["Items"]
+    return [item["sk"]["S"] for item in items
+            if item.get("grant", {}).get("S", "").startswith("screen:")]
+
+
 def test_a_screen_link_in_chromium_shows_tv_mode_until_revoked(signin_stack, browser):  # noqa: F811
     stack = signin_stack
     admin = browser.new_page()
@@ -426,7 +435,10 @@ def test_a_screen_link_in_chromium_shows_tv_mode_until_revoked(signin_stack, bro
     expect(tv.locator("html")).to_have_class(re.compile(r"\btv\b"))
     expect(tv.locator("#status")).to_have_attribute("data-state", "live")
     assert "screen=" not in tv.url and "tv=1" in tv.url  # the token left the address bar
-    assert wait_for(lambda: len(connection_ids(stack)) == 1)
+    # The screen's socket. (Not every socket: once in CI the admin's board, left for the
+    # Screens page, still had its socket open; Chromium may keep a page it navigated
+    # away from in its back/forward cache, which is the browser's business.)
+    assert wait_for(lambda: len(_screen_sockets(stack)) == 1)
     tv.screenshot(path=str(ARTIFACTS / "screen-tv.png"))
 
     admin.reload()
@@ -437,4 +449,4 @@ def test_a_screen_link_in_chromium_shows_tv_mode_until_revoked(signin_stack, bro
     expect(admin.locator("#no-screens")).to_be_visible()
     # The TV's socket was closed; its reconnect is refused, and it says why.
     expect(tv.locator("#signin-error")).to_contain_text("revoked", timeout=20_000)
-    assert connection_ids(stack) == []
+    assert _screen_sockets(stack) == []
