@@ -64,10 +64,10 @@ def reply_to(body: str, services: Services, connection_id: Optional[str] = None)
 def message(connection_id: str, body: str, services: Services) -> None:
     try:
         admission = services.connections.admit(connection_id)
+        logs.note(outcome=admission)
     except (ClientError, BotoCoreError) as error:
         logs.store_error(log, "could not check %s's allowance: %s", connection_id, error)
         admission = "ok"  # the store is the bottleneck either way; the reply will say so
-    logs.note(outcome=admission)
     if admission == "ok":
         try:
             replies = reply_to(body, services, connection_id)

@@ -39,21 +39,13 @@ class Target:
     @classmethod
     def local(cls, url: str) -> "Target":
         """The local stack at `url` (`devkit serve`), which says where its queue is."""
-        try:
-            answer = requests.get(url.rstrip("/") + "/_devkit/endpoints", timeout=5)
-        except requests.RequestException as error:
-            raise HistoryImportError(f"no local stack at {url}: {error.__class__.__name__}") from None
-        if answer.status_code != 200:
-            raise HistoryImportError(f"{url} is not a devkit stack (GET /_devkit/endpoints: "
-                               f"{answer.status_code})")
-        found = answer.json()
-        from .gateway import LOCAL_CREDENTIALS
-        local = dict(region_name=found["region"], aws_access_key_id=LOCAL_CREDENTIALS.access_key,
-                     aws_secret_access_key=LOCAL_CREDENTIALS.secret_key)
-        sqs = boto3.client("sqs", endpoint_url=found["sqs_endpoint_url"], **local)
-        dynamodb = boto3.client("dynamodb", endpoint_url=found["dynamodb_endpoint_url"], **local)
-        return cls(_reader(dynamodb, found["counts_table"]), found["workspace"],
-                   found["tasks_queue_url"], sqs)
+        return cls.of_local(local_endpoints(url))
+
+    @classmethod
+    def of_local(cls, found: dict) -> "Target":
+        """The local stack whose `local_endpoints` these are."""
+        return cls(_reader(local_client(found, "dynamodb"), found["counts_table"]),
+                   found["workspace"], found["tasks_queue_url"], local_client(found, "sqs"))
 
     @classmethod
     def deployed(cls, stage: str, session) -> "Target":
@@ -88,6 +80,29 @@ class Target:
 
     def send(self, task: dict) -> None:
         self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(task))
+
+
+def local_endpoints(url: str) -> dict:
+    """What the local stack at `url` says of itself (GET /_devkit/endpoints: its
+    DynamoDB, tables, queues and workspace), or a HistoryImportError in one line."""
+    try:
+        answer = requests.get(url.rstrip("/") + "/_devkit/endpoints", timeout=5)
+    except requests.RequestException as error:
+        raise HistoryImportError(f"no local stack at {url}: {error.__class__.__name__}") from None
+    if answer.status_code != 200:
+        raise HistoryImportError(f"{url} is not a devkit stack (GET /_devkit/endpoints: "
+                                 f"{answer.status_code})")
+    return answer.json()
+
+
+def local_client(found: dict, service: str):
+    """A boto3 client for the local stack's `dynamodb` or `sqs`, signing with the
+    local credentials."""
+    from .gateway import LOCAL_CREDENTIALS
+    return boto3.client(service, endpoint_url=found[f"{service}_endpoint_url"],
+                        region_name=found["region"],
+                        aws_access_key_id=LOCAL_CREDENTIALS.access_key,
+                        aws_secret_access_key=LOCAL_CREDENTIALS.secret_key)
 
 
 def _reader(dynamodb, counts_table: str) -> History:

@@ -231,12 +231,11 @@ def _history(status: Optional[dict]) -> str:
 
 def local(url: str, now: Optional[float] = None) -> Report:
     """The local stack at `url`: its endpoints and log lines over HTTP, its tables."""
-    from .importer import HistoryImportError, Target
+    from .importer import HistoryImportError, Target, local_client, local_endpoints
     now = time.time() if now is None else now
     base = url.rstrip("/")
     try:
-        target = Target.local(base)
-        found = requests.get(base + "/_devkit/endpoints", timeout=5).json()
+        found = local_endpoints(base)
         answer = requests.get(base + "/_devkit/logs",
                               params={"since": int((now - DAY - HOUR) * 1000)}, timeout=30)
     except (HistoryImportError, requests.RequestException) as error:
@@ -245,12 +244,10 @@ def local(url: str, now: Optional[float] = None) -> Report:
         raise StatusError(f"{url} keeps no logs (GET /_devkit/logs: {answer.status_code}): "
                           "is it an older `devkit serve`?")
     lines = [json.loads(text) for text in answer.text.splitlines() if text.strip()]
-    from . import dynamodb
-    connections = ConnectionStore(dynamodb.client(found["dynamodb_endpoint_url"]),
-                                  found["connections_table"])
+    connections = ConnectionStore(local_client(found, "dynamodb"), found["connections_table"])
     return gather(f"at {base}", found.get("stage", "local"), LocalSource(lines), now,
                   lambda: sum(map(len, connections.subscribers().values())),
-                  target.status, None)
+                  Target.of_local(found).status, None)
 
 
 def deployed(stage: str, session, now: Optional[float] = None) -> Report:

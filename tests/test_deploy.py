@@ -963,11 +963,21 @@ def test_deploy_prints_what_to_change_in_slack(aws, project):
     ({"DIGEST_CHANNEL": "U0123ABCD"}, r"DIGEST_CHANNEL must be a Slack channel id"),
 ])
 def test_a_bad_digest_setting_stops_before_anything(aws, project, env, message):
+    stops_before_anything(aws, project, env, message)
+
+
+def stops_before_anything(aws, project, env: dict, message: str) -> None:
+    """A deploy with a bad setting in `env` stops with one line matching `message`,
+    having run no Chalice, created no stack and written no SSM parameter (not even the
+    session keys)."""
     chalice = RecordingChalice(project)
     with pytest.raises(deploy.DeployError, match=message) as raised:
         deploy.deploy(STAGE, aws, chalice, out_dir=project / "dist", env=env,
                       echo=lambda _: None)
     assert "\n" not in str(raised.value)  # one line
+    assert chalice.deploys == []
+    assert _stack_names(aws.client("cloudformation")) == set()
+    assert aws.client("ssm").describe_parameters()["Parameters"] == []
     assert chalice.deploys == []
     assert _stack_names(aws.client("cloudformation")) == set()  # nothing created at all
 

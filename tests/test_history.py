@@ -8,10 +8,11 @@ import time
 import pytest
 import requests
 
+from chalicelib import metrics
 from chalicelib.counts import CountStore
 from chalicelib.directory import Directory
 from chalicelib.history import History
-from devkit import importer, slack_api
+from devkit import emf, importer, slack_api
 from tests.conftest import TEAM
 from tests.helpers import deliver, post_event, reaction, wait_for
 
@@ -148,6 +149,23 @@ def test_import_counts_every_reaction_once_on_every_board_and_window(stack, slac
     assert refused.status_code == 400
     # The long list was read whole, once.
     assert calls(slack, "reactions.get") == 1
+
+
+def test_the_import_s_progress_is_in_its_metrics(stack, slack):
+    """What each checkpoint committed, as slack_tasks' metrics (in the tasks worker's
+    own process, read from the stack's log store): they add up to the job's totals."""
+    since = int(time.time() * 1000)
+    status = run_import(stack)
+    lines = [line for line in stack.logs.lines(since) if line.get("function") == "slack_tasks"]
+    assert lines and all(emf.problems(line) == [] for line in lines if emf.is_blob(line))
+    found = emf.LocalMetrics(lines)
+
+    def total(name):
+        return sum(v for _, v in found.values(metrics.NAMESPACE, name, {metrics.STAGE: "local"},
+                                              0, 1e15))
+    assert total(metrics.HISTORY_REACTIONS) == status["reactions_imported"] > 0
+    assert total(metrics.HISTORY_CHANNELS) == status["channels_done"] == 3
+    assert {line.get("task") for line in lines} >= {"import"}
 
 
 def test_importing_twice_counts_nothing_twice(stack, slack):

@@ -349,13 +349,7 @@ def test_alarm_email_and_no_events_hours(aws, project):
     ({"NO_EVENTS_ALARM_HOURS": "2.5"}, r"NO_EVENTS_ALARM_HOURS must be a whole number"),
 ])
 def test_a_bad_monitoring_setting_stops_before_anything(aws, project, env, message):
-    chalice = RecordingChalice(project)
-    with pytest.raises(deploy.DeployError, match=message) as raised:
-        _deploy(aws, project, env=env, chalice=chalice)
-    assert "\n" not in str(raised.value)  # one line
-    assert chalice.deploys == []
-    assert _stack_names(aws.client("cloudformation")) == set()  # nothing created at all
-    assert aws.client("ssm").describe_parameters()["Parameters"] == []  # not even the keys
+    test_deploy.stops_before_anything(aws, project, env, message)
 
 
 def test_a_second_deploy_changes_nothing_and_destroy_removes_it(aws, project):

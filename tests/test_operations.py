@@ -4,6 +4,7 @@ stack. Everything runs through the real stack: signed requests, the stream, real
 WebSockets. Only the store outage is fault injection (tests/test_faults.py's)."""
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ import time
 import pytest
 
 from chalicelib import logs, metrics
-from devkit import emf, status
+from devkit import emf, local_logs, status
 from tests.helpers import (connection_ids, dashboard, post_event, reaction, receive, settled,
                            wait_for)
 from tests.test_faults import _failing
@@ -86,7 +87,7 @@ def test_metric_blobs_are_valid_emf_and_count_the_events_sent(stack):
     assert written <= catalogue
 
 
-def test_a_store_outage_is_a_5xx_a_store_error_and_a_failed_delivery(stack):
+def test_a_store_outage_is_a_5xx_a_store_error_and_a_failed_delivery(stack, capsys):
     since = time.time() * 1000
     envelope = reaction("fire", user="U1", item_ts="1.1")
     with _failing("TransactWriteItems"):
@@ -104,6 +105,27 @@ def test_a_store_outage_is_a_5xx_a_store_error_and_a_failed_delivery(stack):
                 and line["level"] == "ERROR"]
     assert logged["event_id"] == envelope["event_id"]
     assert logged["request_id"] == failed["request_id"]
+    # Errors also reach standard error, where `make run` shows them; INFO lines do not.
+    echoed = [json.loads(text) for text in capsys.readouterr().err.splitlines()
+              if text.startswith("{")]
+    assert logged in echoed
+    assert all(line["level"] in ("WARNING", "ERROR", "CRITICAL") for line in echoed)
+
+
+def test_the_log_store_drops_old_files_and_sets_a_large_one_aside(tmp_path, monkeypatch):
+    store = local_logs.LogStore(tmp_path)
+    old, big = tmp_path / "push_shard-1.jsonl", tmp_path / "serve.jsonl"
+    old.write_text('{"time":"2026-01-01T00:00:00.000Z"}\n')
+    two_days_ago = time.time() - local_logs.MAX_AGE_S - 60
+    os.utime(old, (two_days_ago, two_days_ago))
+    big.write_text('{"time":"2026-11-23T00:00:00.000Z","n":1}\n')
+    store.prune()
+    assert not old.exists() and big.exists()
+    monkeypatch.setattr(local_logs, "MAX_BYTES", 10)
+    store.writer("serve")('{"time":"2026-11-23T00:00:01.000Z","n":2}')
+    assert [line["n"] for line in store.lines()] == [2]  # the large file set aside
+    assert (tmp_path / "serve.jsonl.old").read_text().count("\n") == 1
+    assert [line["n"] for line in store.lines(since_ms=1795478400000)] == []  # by time
 
 
 def test_the_fan_out_reports_its_batch_dashboards_pushes_and_latency(stack):
